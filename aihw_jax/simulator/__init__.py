@@ -1,0 +1,1 @@
+"""The analog simulator: configs, tile operations and device models."""

@@ -1,0 +1,151 @@
+"""The constant-step pulsed device: device-to-device draws and pulse response.
+
+``init`` draws every cross-point's bounds and step sizes once, from an
+explicit key, as aihwkit does when a tile is created. ``apply_pulses`` moves
+the weights by a number of same-direction pulses per cross-point, and
+``post_update`` applies the per-mini-batch diffusion and decay.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from aihw_jax.simulator import _static
+from aihw_jax.simulator.parameters.devices import PulsedDevice
+
+__all__ = ["PulsedDeviceState", "apply_pulses", "granularity", "init", "post_update"]
+
+
+@struct.dataclass
+class PulsedDeviceState:
+    """Per-cross-point device values drawn at construction, each ``[out, in]``."""
+
+    w_min: jax.Array
+    """Lower weight bound."""
+    w_max: jax.Array
+    """Upper weight bound."""
+    dw_up: jax.Array
+    """Mean weight change of an up pulse (positive)."""
+    dw_down: jax.Array
+    """Mean weight change of a down pulse (positive)."""
+    decay: jax.Array
+    """Factor applied to ``w - reset_bias`` once per mini-batch (1: no decay)."""
+    diffusion_rate: jax.Array
+    """Std of the diffusion step applied once per mini-batch."""
+    reset_bias: jax.Array
+    """Reset value, also the target of decay."""
+
+
+def granularity(params: PulsedDevice) -> jax.Array:
+    """Weight change ``epsilon`` that update management assumes for one pulse.
+
+    For the constant-step device it is the mean ``dw_min``, not a drawn value.
+    """
+    return jnp.asarray(params.dw_min, jnp.float32)
+
+
+def init(key: jax.Array, shape: tuple[int, int], params: PulsedDevice) -> PulsedDeviceState:
+    """Draw the device-to-device values of a tile of ``shape`` cross-points.
+
+    Follows aihwkit's construction: Gaussian spreads of the bounds, of the
+    step gain and of the up/down asymmetry, consistency enforcement, stuck
+    (corrupt) devices, and the decay, diffusion and reset draws.
+    """
+    if params.construction_seed:
+        key = jax.random.key(params.construction_seed)
+    keys = jax.random.split(key, 10)
+
+    def gauss(index: int) -> jax.Array:
+        return jax.random.normal(keys[index], shape, jnp.float32)
+
+    b_max = params.w_max * (1.0 + params.w_max_dtod * gauss(0))
+    b_min = params.w_min * (1.0 + params.w_min_dtod * gauss(1))
+    if params.dw_min_dtod_log_normal:
+        gain = jnp.exp(params.dw_min_dtod * gauss(2))
+    else:
+        gain = 1.0 + params.dw_min_dtod * gauss(2)
+    spread = params.up_down_dtod * gauss(3)
+    up_bias = jnp.minimum(params.up_down, 0.0)
+    down_bias = -jnp.maximum(params.up_down, 0.0)
+    dw_up = (up_bias + gain + spread) * params.dw_min
+    dw_down = (down_bias + gain - spread) * params.dw_min
+
+    if params.enforce_consistency:
+        dw_up, dw_down = jnp.abs(dw_up), jnp.abs(dw_down)
+        low, high = jnp.minimum(b_min, b_max), jnp.maximum(b_min, b_max)
+        b_max, b_min = jnp.abs(high), -jnp.abs(low)
+    else:
+        middle = 0.5 * (b_min + b_max)
+        frozen = b_min > b_max
+        b_min = jnp.where(frozen, middle, b_min)
+        b_max = jnp.where(frozen, middle, b_max)
+
+    corrupt = jax.random.uniform(keys[4], shape) < params.corrupt_devices_prob
+    stuck_range = jnp.abs(params.corrupt_devices_range)
+    low = jnp.maximum(jnp.minimum(b_min, b_max), -stuck_range)
+    high = jnp.minimum(jnp.maximum(b_min, b_max), stuck_range)
+    stuck = low + (high - low) * jax.random.uniform(keys[5], shape)
+    b_min = jnp.where(corrupt, stuck, b_min)
+    b_max = jnp.where(corrupt, stuck, b_max)
+    dw_up = jnp.where(corrupt, 0.0, dw_up)
+    dw_down = jnp.where(corrupt, 0.0, dw_down)
+
+    diffusion_rate = jnp.abs(params.diffusion * (1.0 + params.diffusion_dtod * gauss(6)))
+    reset_bias = params.reset + params.reset_dtod * gauss(7)
+    lifetime = params.lifetime * (1.0 + params.lifetime_dtod * gauss(8))
+    decay = jnp.where(lifetime > 1.0, 1.0 - 1.0 / jnp.where(lifetime > 1.0, lifetime, 2.0), 0.0)
+    decay = jnp.where(params.lifetime > 0, decay, 1.0)
+    return PulsedDeviceState(
+        w_min=b_min,
+        w_max=b_max,
+        dw_up=dw_up,
+        dw_down=dw_down,
+        decay=decay,
+        diffusion_rate=diffusion_rate,
+        reset_bias=reset_bias,
+    )
+
+
+def apply_pulses(
+    weight: jax.Array,
+    state: PulsedDeviceState,
+    count: jax.Array,
+    up: jax.Array,
+    noise: jax.Array,
+    params: PulsedDevice,
+) -> jax.Array:
+    """Apply ``count`` pulses per cross-point, all up or all down, then clip.
+
+    ``n`` pulses of one direction move the weight by ``n * dw`` plus
+    cycle-to-cycle noise of std ``dw_min_std * dw * sqrt(n)``, which is the
+    sum of ``n`` independent per-pulse noises; ``noise`` holds one standard
+    normal draw per cross-point.
+
+    NOTE: clipping once after the ``n`` pulses equals clipping after each
+    pulse as long as every single step keeps its sign, i.e. unless a
+    cycle-to-cycle draw falls below ``-1 / dw_min_std`` (3.3 sigma for the
+    default 0.3), where one pulse would move the weight backwards.
+    """
+    count = count.astype(weight.dtype)
+    step = jnp.where(up, state.dw_up, -state.dw_down)
+    change = step * (count + params.dw_min_std * jnp.sqrt(count) * noise)
+    return jnp.clip(weight + change, state.w_min, state.w_max)
+
+
+def post_update(
+    weight: jax.Array,
+    state: PulsedDeviceState,
+    params: PulsedDevice,
+    key: jax.Array,
+) -> jax.Array:
+    """Apply diffusion and then decay, once per mini-batch, as aihwkit orders them."""
+    if not _static.is_zero(params.diffusion):
+        noise = jax.random.normal(key, weight.shape, weight.dtype)
+        weight = jnp.clip(weight + state.diffusion_rate * noise, state.w_min, state.w_max)
+    if not _static.is_zero(params.lifetime):
+        decayed = state.reset_bias + state.decay * (weight - state.reset_bias)
+        weight = jnp.clip(decayed, state.w_min, state.w_max)
+    return weight
+

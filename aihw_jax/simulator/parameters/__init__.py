@@ -1,0 +1,1 @@
+"""Parameter dataclasses of the simulator (IO, update, devices, mapping)."""

@@ -1,0 +1,75 @@
+"""Enumerations of the simulator's configuration options, with aihwkit's names.
+
+The string values match aihwkit's enum values, so configs serialised by either
+project name the same options.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "AnalogMVType",
+    "BoundManagementType",
+    "NoiseManagementType",
+    "PulseType",
+    "WeightNoiseType",
+]
+
+
+class NoiseManagementType(enum.Enum):
+    """How each input vector is scaled before the DAC."""
+
+    NONE = "None"
+    """No scaling."""
+    ABS_MAX = "AbsMax"
+    """Divide by the vector's absolute maximum (capped by ``nm_thres`` if > 0)."""
+    MAX = "Max"
+    """Divide by the vector's signed maximum (capped by ``nm_thres`` if > 0)."""
+    CONSTANT = "Constant"
+    """Divide by ``nm_thres`` (1 if ``nm_thres`` is 0)."""
+    AVERAGE_ABS_MAX = "AverageAbsMax"
+    """Divide by a running average of the batch's absolute maxima."""
+    ABS_MAX_NP_SUM = "AbsMaxNPSum"
+    """Absolute maximum, raised where the positive or negative input sum is large."""
+
+
+class BoundManagementType(enum.Enum):
+    """What to do when an output saturates the ADC."""
+
+    NONE = "None"
+    """Clip silently."""
+    ITERATIVE = "Iterative"
+    """Repeat the MVM with the input halved until no output clips."""
+
+
+class WeightNoiseType(enum.Enum):
+    """Output-referred weight (read) noise added in each MVM."""
+
+    NONE = "None"
+    ADDITIVE_CONSTANT = "AdditiveConstant"
+    """Gaussian weight noise of constant std ``w_noise``."""
+    PCM_READ = "PCMRead"
+    """Noise variance proportional to the conductance ``|w|`` and to ``x**2``."""
+
+
+class AnalogMVType(enum.Enum):
+    """How the analog matrix-vector product is formed."""
+
+    ONE_PASS = "OnePass"
+    IDEAL = "Ideal"
+    POS_NEG_SEPARATE = "PosNegSeparate"
+    POS_NEG_SEPARATE_DIGITAL_SUM = "PosNegSeparateDigitalSum"
+
+
+class PulseType(enum.Enum):
+    """How the update is turned into pulses."""
+
+    NONE = "None"
+    """Exact floating-point update ``W -= lr * d x^T``."""
+    STOCHASTIC_COMPRESSED = "StochasticCompressed"
+    """Stochastic pulse trains with coincidence detection."""
+    STOCHASTIC = "Stochastic"
+    DETERMINISTIC_IMPLICIT = "DeterministicImplicit"
+    MEAN_COUNT = "MeanCount"
+    NONE_WITH_DEVICE = "NoneWithDevice"

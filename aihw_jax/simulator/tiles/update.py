@@ -1,0 +1,452 @@
+"""The pulsed update of analog tiles: per-sample pulse trains, applied in order.
+
+For each sample of a batch, update management chooses the pulse-train
+length ``BL`` and the probabilities with which every input line ``x_j`` and
+every output line ``d_i`` fires in each of the ``BL`` time slots. A
+cross-point receives one pulse per slot in which both of its lines fire
+(a coincidence): up if ``x_j d_i < 0``, down otherwise, so that the expected
+change is ``-lr * x_j * d_i``. The pulse trains do not depend on the
+weights, so they are drawn for all samples at once; the samples are then
+applied one after the other to the evolving device state, as aihwkit does.
+
+The default evaluation scans the samples: per-sample coincidence counts
+are population counts of AND-ed pulse words, and each sample's pulses are
+followed by a clip to the device bounds. The ``"summed"`` evaluation counts
+the coincidences of the whole batch per cross-point and direction with two
+matrix products of 0/1 pulse matrices and applies them at once; it uses the
+same pulse trains and differs only where a bound is reached within a batch.
+:func:`pulsed_update_tiles` updates a stack of tiles (a layer split into
+several tiles) in one call.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from aihw_jax.simulator import _random, _static, devices
+from aihw_jax.simulator.parameters.devices import PulsedDevice
+from aihw_jax.simulator.parameters.enums import PulseType
+from aihw_jax.simulator.parameters.training import UpdateParameters
+
+__all__ = [
+    "PulsePlan",
+    "plan_pulses",
+    "pulsed_update",
+    "pulsed_update_tiles",
+    "sequential_update",
+    "train_lengths",
+]
+
+_X_BITS, _D_BITS, _STEP_NOISE, _ROUNDING, _SUM_NOISE = range(5)
+_WORD = 32
+
+
+class PulsePlan(NamedTuple):
+    """Everything that decides the pulse trains of one tile and one batch."""
+
+    bl: jax.Array
+    """Train length of every sample ``[batch]`` (0: no pulses)."""
+    p_x: jax.Array
+    """Firing probability of every input line ``[batch, in]``."""
+    p_d: jax.Array
+    """Firing probability of every output line ``[batch, out]``."""
+    x_negative: jax.Array
+    """Sign of every input ``[batch, in]``."""
+    d_negative: jax.Array
+    """Sign of every error ``[batch, out]``."""
+    x_seed: jax.Array
+    """Seed words of the input trains."""
+    d_seed: jax.Array
+    """Seed words of the output trains."""
+    noise_key: jax.Array
+    """Key of the cycle-to-cycle noise."""
+
+
+def train_lengths(
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+    granularity: jax.Array,
+    params: UpdateParameters,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Return each sample's train length and its ``x`` and ``d`` probabilities.
+
+    Args:
+        x: inputs ``[batch, in]``.
+        d: output errors ``[batch, out]``.
+        lr: learning rate (positive).
+        granularity: weight change ``epsilon`` of one mean pulse.
+        params: update parameters.
+
+    Returns:
+        ``bl`` ``[batch]`` (int32, 0 for samples without pulses), ``p_x``
+        ``[batch, in]`` and ``p_d`` ``[batch, out]``. A probability of 1 or
+        more means "fires in every slot".
+    """
+    lr = jnp.abs(jnp.asarray(lr, jnp.float32))
+    x_max = jnp.max(jnp.abs(x), axis=-1)
+    d_max = jnp.max(jnp.abs(d), axis=-1)
+    desired = params.desired_bl
+
+    if not (params.update_management or params.update_bl_management):
+        scale = jnp.sqrt(lr / (granularity * desired))
+        bl = jnp.where(lr > 0, desired, 0) * jnp.ones(x.shape[:1], jnp.int32)
+        return bl, jnp.abs(x) * scale, jnp.abs(d) * scale
+
+    d_scaled = params.um_grad_scale * d_max
+    required = lr * x_max * d_scaled / granularity
+    if params.update_bl_management:
+        bl = jnp.minimum(jnp.ceil(required), desired)
+    else:
+        bl = jnp.full_like(required, desired)
+    active = (x_max > 0) & (d_max > 0) & (lr > 0)
+    bl = jnp.where(active, bl, 0.0)
+    base = jnp.sqrt(lr / (granularity * jnp.where(bl > 0, bl, 1.0)))
+    d_scaled = jnp.where(required > desired, d_scaled * desired / required, d_scaled)
+    safe_x = jnp.where(active, x_max, 1.0)
+    safe_d = jnp.where(active, d_scaled, 1.0)
+    scale_d = jnp.where(active, base * jnp.sqrt(safe_x / safe_d), 0.0)
+    scale_x = jnp.where(active, base * jnp.sqrt(safe_d / safe_x), 0.0)
+    return bl.astype(jnp.int32), jnp.abs(x) * scale_x[:, None], jnp.abs(d) * scale_d[:, None]
+
+
+def _quantize_probabilities(
+    p: jax.Array, res: jax.Array, sto_round: bool, key: jax.Array | None
+) -> jax.Array:
+    res = jnp.asarray(res, p.dtype)
+    safe = jnp.where(res > 0, res, 1.0)
+    scaled = p / safe
+    if sto_round and key is not None:
+        scaled = scaled + jax.random.uniform(key, p.shape, p.dtype) - 0.5
+    return jnp.where(res > 0, jnp.round(scaled) * safe, p)
+
+
+def plan_pulses(
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+    granularity: jax.Array,
+    params: UpdateParameters,
+    key: jax.Array,
+) -> PulsePlan:
+    """Compute train lengths, probabilities and seeds of one tile's batch."""
+    bl, p_x, p_d = train_lengths(x, d, lr, granularity, params)
+    if params.sto_round or not _static.is_zero(params.res):
+        x_key, d_key = jax.random.split(jax.random.fold_in(key, _ROUNDING))
+        p_x = _quantize_probabilities(p_x, params.res, params.sto_round, x_key)
+        p_d = _quantize_probabilities(p_d, params.res, params.sto_round, d_key)
+    return PulsePlan(
+        bl=bl,
+        p_x=p_x,
+        p_d=p_d,
+        x_negative=x < 0,
+        d_negative=d < 0,
+        x_seed=_random.seed_words(jax.random.fold_in(key, _X_BITS)),
+        d_seed=_random.seed_words(jax.random.fold_in(key, _D_BITS)),
+        noise_key=jax.random.fold_in(key, _STEP_NOISE),
+    )
+
+
+def _fires(
+    seed: jax.Array,
+    p: jax.Array,
+    sample: jax.Array,
+    slot: jax.Array,
+    slots: int,
+    lines: jax.Array | None = None,
+    n_lines: int | None = None,
+) -> jax.Array:
+    """Whether each line fires in slot ``slot`` of sample ``sample``.
+
+    ``p`` is ``[..., n]`` with the leading shape of ``sample`` and ``slot``.
+    ``lines`` names the lines of ``p`` among the ``n_lines`` of the tile side
+    (default: all, in order); the draw for (sample, slot, line) is the same
+    wherever it is evaluated.
+    """
+    if lines is None:
+        n_lines = p.shape[-1]
+        lines = jnp.arange(n_lines)
+    base = sample.astype(jnp.uint32) * jnp.uint32(slots) + slot.astype(jnp.uint32)
+    counter = base[..., None] * jnp.uint32(n_lines) + lines.astype(jnp.uint32)
+    return _random.uniform(seed, counter) < p
+
+
+def _packed_trains(
+    seed: jax.Array,
+    p: jax.Array,
+    bl: jax.Array,
+    slots: int,
+    lines: jax.Array | None = None,
+    n_lines: int | None = None,
+) -> jax.Array:
+    """Pulse trains of every sample, packed 32 slots a word: ``[batch, n, words]``."""
+    batch, n = p.shape
+    words = -(-slots // _WORD)
+    slot = jnp.arange(words * _WORD, dtype=jnp.int32)
+    sample = jnp.arange(batch, dtype=jnp.int32)
+    fired = jax.vmap(
+        lambda t: _fires(seed, p, sample, jnp.full((batch,), t), slots, lines, n_lines),
+        out_axes=-1,
+    )(slot)
+    fired = fired & (slot < bl[:, None, None])
+    shift = jnp.arange(_WORD, dtype=jnp.uint32)
+    bits = fired.astype(jnp.uint32).reshape(batch, n, words, _WORD) << shift
+    return jnp.sum(bits, axis=-1, dtype=jnp.uint32)
+
+
+def _slot_matrices(
+    plan: PulsePlan, capacity: int, slots: int
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """0/1 firing matrices of the batch's active slots, split by sign.
+
+    Active slots ``(b, t < bl_b)`` are laid out one after the other; the
+    first ``capacity`` are evaluated (the caller picks a capacity that holds
+    them all). Returns ``x_pos, x_neg`` ``[capacity, in]`` and ``d_pos,
+    d_neg`` ``[capacity, out]`` as float32.
+    """
+    ends = jnp.cumsum(plan.bl)
+    slot = jnp.arange(capacity, dtype=jnp.int32)
+    sample = jnp.minimum(jnp.searchsorted(ends, slot, side="right"), plan.bl.shape[0] - 1)
+    start = ends[sample] - plan.bl[sample]
+    valid = (slot < ends[-1])[:, None]
+    t = slot - start
+    x_fired = _fires(plan.x_seed, plan.p_x[sample], sample, t, slots) & valid
+    d_fired = _fires(plan.d_seed, plan.p_d[sample], sample, t, slots) & valid
+    x_neg = plan.x_negative[sample]
+    d_neg = plan.d_negative[sample]
+    as_float = lambda mask: mask.astype(jnp.float32)  # noqa: E731
+    return (
+        as_float(x_fired & ~x_neg),
+        as_float(x_fired & x_neg),
+        as_float(d_fired & ~d_neg),
+        as_float(d_fired & d_neg),
+    )
+
+
+def _summed_counts(
+    plan: PulsePlan, capacity: int, slots: int
+) -> tuple[jax.Array, jax.Array]:
+    """Up and down coincidences of the whole batch per cross-point ``[out, in]``.
+
+    With ``F = F+ + F-`` and ``G = F+ - F-`` per side, ``F_d^T F_x`` counts all
+    coincidences and ``G_d^T G_x`` same-sign minus opposite-sign ones.
+    """
+    x_pos, x_neg, d_pos, d_neg = _slot_matrices(plan, capacity, slots)
+    total = (d_pos + d_neg).T @ (x_pos + x_neg)
+    same_minus_opposite = (d_pos - d_neg).T @ (x_pos - x_neg)
+    up = jnp.round(0.5 * (total - same_minus_opposite))
+    return up, total - up
+
+
+def _summed_apply(
+    weight: jax.Array,
+    state: devices.PulsedDeviceState,
+    up: jax.Array,
+    down: jax.Array,
+    device: PulsedDevice,
+    key: jax.Array,
+) -> jax.Array:
+    """Apply a batch's summed up and down counts at once, then clip."""
+    spread = jnp.sqrt(up * state.dw_up**2 + down * state.dw_down**2)
+    out_size, in_size = weight.shape
+    seed = _random.seed_words(jax.random.fold_in(key, _SUM_NOISE))
+    counter = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(out_size, in_size)
+    noise = _random.binomial_normal(seed, counter)
+    change = up * state.dw_up - down * state.dw_down + device.dw_min_std * spread * noise
+    return jnp.clip(weight + change, state.w_min, state.w_max)
+
+
+def sequential_update(
+    weight: jax.Array,
+    state: devices.PulsedDeviceState,
+    plan: PulsePlan,
+    device: PulsedDevice,
+    params: UpdateParameters,
+    *,
+    rows: jax.Array | None = None,
+    out_size: int | None = None,
+) -> jax.Array:
+    """Apply the batch sample after sample, clipping after every sample.
+
+    ``rows`` (with the tile's ``out_size``) says which tile rows ``weight``,
+    ``state`` and the ``d`` side of ``plan`` hold, to update only those; the
+    pulse trains are the same as for the whole tile.
+    """
+    in_size = weight.shape[1]
+    slots = params.desired_bl
+    x_words = _packed_trains(plan.x_seed, plan.p_x, plan.bl, slots)
+    if rows is None:
+        rows = jnp.arange(weight.shape[0])
+        out_size = weight.shape[0]
+    d_words = _packed_trains(plan.d_seed, plan.p_d, plan.bl, slots, lines=rows, n_lines=out_size)
+    noise_seed = _random.seed_words(plan.noise_key)
+    cross_points = (
+        rows.astype(jnp.uint32)[:, None] * jnp.uint32(in_size)
+        + jnp.arange(in_size, dtype=jnp.uint32)
+    )
+
+    def apply_sample(weight, inputs):
+        index, x_word, d_word, x_neg, d_neg = inputs
+        both = d_word[:, None, :] & x_word[None, :, :]
+        count = jnp.sum(lax.population_count(both), axis=-1, dtype=jnp.int32)
+        up = d_neg[:, None] != x_neg[None, :]
+        counter = cross_points + index.astype(jnp.uint32) * jnp.uint32(out_size * in_size)
+        noise = _random.binomial_normal(noise_seed, counter)
+        return devices.apply_pulses(weight, state, count, up, noise, device), None
+
+    indices = jnp.arange(plan.bl.shape[0], dtype=jnp.int32)
+    inputs = (indices, x_words, d_words, plan.x_negative, plan.d_negative)
+    weight, _ = lax.scan(apply_sample, weight, inputs)
+    return weight
+
+
+def _deterministic_update(
+    weight: jax.Array,
+    state: devices.PulsedDeviceState,
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+    device: PulsedDevice,
+    params: UpdateParameters,
+    key: jax.Array,
+) -> jax.Array:
+    """DETERMINISTIC_IMPLICIT and MEAN_COUNT: counts from rounded probabilities."""
+    bl, p_x, p_d = train_lengths(x, d, lr, devices.granularity(device), params)
+    blf = bl.astype(jnp.float32)[:, None]
+    if params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT:
+        factor_x = jnp.clip(_quantize_probabilities(p_x, params.x_res_implicit, False, None), 0, 1)
+        factor_d = jnp.clip(_quantize_probabilities(p_d, params.d_res_implicit, False, None), 0, 1)
+    else:
+        factor_x = jnp.clip(jnp.round(blf * p_x), 0.0, blf)
+        factor_d = jnp.clip(jnp.round(blf * p_d), 0.0, blf)
+    out_size, in_size = weight.shape
+    noise_seed = _random.seed_words(jax.random.fold_in(key, _STEP_NOISE))
+    cross_points = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(out_size, in_size)
+
+    def apply_sample(weight, inputs):
+        index, bl_b, f_x, f_d, x_neg, d_neg = inputs
+        product = f_d[:, None] * f_x[None, :]
+        if params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT:
+            count = jnp.round(bl_b * product)
+        else:
+            count = jnp.round(product / jnp.where(bl_b > 0, bl_b, 1.0))
+        up = d_neg[:, None] != x_neg[None, :]
+        counter = cross_points + index.astype(jnp.uint32) * jnp.uint32(out_size * in_size)
+        noise = _random.binomial_normal(noise_seed, counter)
+        return devices.apply_pulses(weight, state, count, up, noise, device), None
+
+    indices = jnp.arange(x.shape[0], dtype=jnp.int32)
+    inputs = (indices, blf[:, 0], factor_x, factor_d, x < 0, d < 0)
+    weight, _ = lax.scan(apply_sample, weight, inputs)
+    return weight
+
+
+def pulsed_update(
+    weight: jax.Array,
+    state: devices.PulsedDeviceState,
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+    device: PulsedDevice,
+    params: UpdateParameters,
+    *,
+    key: jax.Array,
+    method: str = "sequential",
+) -> jax.Array:
+    """Update one tile's weights with one batch, sample after sample.
+
+    Args:
+        weight: tile weights ``[out, in]``.
+        state: the tile's device-to-device values.
+        x: inputs of the forward pass ``[batch, in]``.
+        d: errors at the tile output ``[batch, out]``, with the loss's
+            ``1/batch`` factor, as the backward pass delivers them.
+        lr: learning rate.
+        device: device parameters.
+        params: update parameters.
+        key: PRNG key of every draw of this update.
+        method: ``"sequential"`` (the default) applies the samples one
+            after the other, as aihwkit does. ``"summed"`` applies the
+            coincidences of the whole batch at once and clips once: faster,
+            and the same in distribution except for cross-points that reach
+            a bound during the batch, whose pulse order it ignores.
+
+    Returns:
+        The new weights.
+    """
+    new = pulsed_update_tiles(
+        weight[None], jax.tree.map(lambda a: a[None], state), x[None], d[None],
+        lr, device, params, key=key, method=method,
+    )
+    return new[0]
+
+
+def pulsed_update_tiles(
+    weights: jax.Array,
+    states: devices.PulsedDeviceState,
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+    device: PulsedDevice,
+    params: UpdateParameters,
+    *,
+    key: jax.Array,
+    method: str = "sequential",
+) -> jax.Array:
+    """Update a stack of tiles ``[tiles, out, in]`` with ``x [tiles, batch, in]``.
+
+    Each tile gets its own key stream; ``method`` is as for
+    :func:`pulsed_update`.
+    """
+    if method not in ("sequential", "summed"):
+        raise ValueError(
+            f"`method` must be 'sequential' or 'summed', got {method!r}."
+        )
+    if params.pulse_type is PulseType.NONE:
+        return weights - lr * jnp.einsum("tbo,tbi->toi", d, x)
+    keys = jax.random.split(key, weights.shape[0])
+    if params.pulse_type in (PulseType.DETERMINISTIC_IMPLICIT, PulseType.MEAN_COUNT):
+        return jax.vmap(
+            lambda w, s, xt, dt, k: _deterministic_update(
+                w, s, xt, dt, lr, device, params, k
+            )
+        )(weights, states, x, d, keys)
+
+    epsilon = devices.granularity(device)
+    plans = jax.vmap(lambda xt, dt, k: plan_pulses(xt, dt, lr, epsilon, params, k))(
+        x, d, keys
+    )
+
+    def sequential(_):
+        return jax.vmap(lambda w, s, p: sequential_update(w, s, p, device, params))(
+            weights, states, plans
+        )
+
+    if method == "sequential":
+        return sequential(None)
+
+    # Summed counts need one matrix row per active slot; a few static
+    # capacities keep the common short trains cheap.
+    batch = x.shape[1]
+    slots = params.desired_bl
+    capacities = sorted({batch, min(4 * batch, batch * slots), batch * slots})
+    needed = jnp.max(jnp.sum(plans.bl, axis=-1))
+    branch = jnp.minimum(
+        jnp.searchsorted(jnp.asarray(capacities), needed), len(capacities) - 1
+    )
+
+    def summed_with(capacity):
+        def run(_):
+            def one(w, s, p):
+                up, down = _summed_counts(p, capacity, slots)
+                return _summed_apply(w, s, up, down, device, p.noise_key)
+
+            return jax.vmap(one)(weights, states, plans)
+
+        return run
+
+    return lax.switch(branch, [summed_with(c) for c in capacities], None)
