@@ -1,0 +1,5 @@
+"""Experiments: immutable descriptions of training studies, run by runners."""
+
+from aihw_jax.experiments._training import BasicTraining as BasicTraining
+
+__all__ = ["BasicTraining"]

@@ -1,0 +1,90 @@
+"""The jitted training and evaluation steps of a training experiment."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from aihw_jax.nn import INPUTS_COLLECTION
+from aihw_jax.optim import AnalogSGD, AnalogSGDState
+
+__all__ = ["make_eval_chunk", "make_train_chunk"]
+
+TrainCarry = tuple[dict[str, Any], AnalogSGDState]
+
+
+def _zero_perturbations(model: nn.Module, variables: dict[str, Any], x: jax.Array) -> Any:
+    shapes = jax.eval_shape(
+        lambda: model.init({"params": jax.random.key(0)}, x)
+    )
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("perturbations", {}))
+
+
+def make_train_chunk(
+    model: nn.Module,
+    loss: Any,
+    optimizer: AnalogSGD,
+) -> Callable[..., tuple[TrainCarry, jax.Array]]:
+    """Build a jitted function that trains on a chunk of mini-batches.
+
+    The returned ``train_chunk(carry, images, labels, order, mask, key)`` runs
+    ``lax.scan`` over ``order`` (``[steps, batch]`` sample indices into the
+    device-resident ``images``/``labels``) and returns the new carry and the
+    sum of per-sample losses of each step. ``mask`` marks real samples; a step
+    without any is skipped.
+    """
+
+    def train_step(carry: TrainCarry, batch: tuple) -> tuple[TrainCarry, jax.Array]:
+        variables, opt_state = carry
+        x, y, mask, key = batch
+        noise_key, update_key = jax.random.split(key)
+        count = jnp.maximum(jnp.sum(mask), 1.0)
+        perturbations = _zero_perturbations(model, variables, x)
+
+        def objective(params, perturbations):
+            inputs = {**variables, "params": params, "perturbations": perturbations}
+            output, recorded = model.apply(
+                inputs, x, rngs={"noise": noise_key}, mutable=[INPUTS_COLLECTION]
+            )
+            per_sample = loss.per_sample(output, y) * mask
+            return jnp.sum(per_sample) / count, (recorded[INPUTS_COLLECTION], jnp.sum(per_sample))
+
+        grad_fn = jax.grad(objective, argnums=(0, 1), has_aux=True)
+        (param_grads, d), (recorded, loss_sum) = grad_fn(variables.get("params", {}), perturbations)
+        grads = {"params": param_grads, "perturbations": d}
+
+        def update(_):
+            return optimizer.step(model, variables, grads, recorded, opt_state, key=update_key)
+
+        new_carry = lax.cond(jnp.sum(mask) > 0, update, lambda _: (variables, opt_state), None)
+        return new_carry, loss_sum
+
+    @jax.jit
+    def train_chunk(carry, images, labels, order, mask, key):
+        keys = jax.random.split(key, order.shape[0])
+        batches = (images[order], labels[order], mask, keys)
+        return lax.scan(train_step, carry, batches)
+
+    return train_chunk
+
+
+def make_eval_chunk(model: nn.Module, loss: Any) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """Build a jitted ``eval_chunk(variables, images, labels, mask, key)``.
+
+    Returns the sums of per-sample losses and of correct predictions over
+    the masked samples. The forward is as noisy as in training, as aihwkit
+    evaluates analog training tiles.
+    """
+
+    @jax.jit
+    def eval_chunk(variables, images, labels, mask, key):
+        output = model.apply(variables, images, rngs={"noise": key})
+        per_sample = loss.per_sample(output, labels)
+        correct = (jnp.argmax(output, axis=-1) == labels).astype(jnp.float32)
+        return jnp.sum(per_sample * mask), jnp.sum(correct * mask)
+
+    return eval_chunk

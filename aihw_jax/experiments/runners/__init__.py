@@ -1,0 +1,8 @@
+"""Runners: functions that execute experiments and return their results."""
+
+from aihw_jax.experiments.runners._local import (
+    LocalRunner as LocalRunner,
+    run_local as run_local,
+)
+
+__all__ = ["LocalRunner", "run_local"]

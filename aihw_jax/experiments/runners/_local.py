@@ -1,0 +1,237 @@
+"""Run experiments on this machine: ``run_local`` and aihwkit's ``LocalRunner``."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from aihw_jax import serialization
+from aihw_jax.errors import ConfigError
+from aihw_jax.experiments import _steps
+from aihw_jax.experiments._training import BasicTraining
+from aihw_jax.optim import AnalogSGD
+
+__all__ = ["LocalRunner", "run_local"]
+
+STEPS_PER_CALL = 32
+"""Mini-batches trained per jitted call; progress is reported between calls."""
+EVAL_BATCH = 1000
+"""Samples per evaluation call; each vector is processed on its own, so the
+size does not change results."""
+
+
+def resolve_device(device: Any) -> jax.Device:
+    """Turn ``None``, ``"cpu"``, ``"gpu"`` or a jax Device into a jax Device."""
+    if device is None:
+        return jax.devices()[0]
+    if isinstance(device, jax.Device):
+        return device
+    if isinstance(device, str) and device.lower() in ("cpu", "gpu", "cuda", "tpu"):
+        platform = "gpu" if device.lower() == "cuda" else device.lower()
+        try:
+            return jax.devices(platform)[0]
+        except RuntimeError as error:
+            raise ConfigError(
+                f"`device`={device!r} is not available here ({error}); use 'cpu', or "
+                "install jax with GPU support (see the README)."
+            ) from error
+    raise ConfigError(f"`device` must be None, 'cpu', 'gpu' or a jax Device, got {device!r}.")
+
+
+def _batches(
+    count: int, batch_size: int, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices ``[steps, batch]`` and a mask; the last batch may be short."""
+    order = rng.permutation(count) if rng is not None else np.arange(count)
+    steps = math.ceil(count / batch_size)
+    padded = np.zeros(steps * batch_size, dtype=np.int32)
+    padded[:count] = order
+    mask = np.zeros(steps * batch_size, dtype=np.float32)
+    mask[:count] = 1.0
+    return padded.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+class _Progress:
+    """A one-line progress bar on stdout that redraws itself in place."""
+
+    def __init__(self, total: int, label: str, enabled: bool) -> None:
+        self.total, self.label, self.enabled = total, label, enabled
+        self.start = time.perf_counter()
+
+    def show(self, done: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        elapsed = time.perf_counter() - self.start
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stdout.write(f"\r{self.label} [{bar}] {done}/{self.total} batches {elapsed:5.1f}s")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stdout.write("\r" + " " * 79 + "\r")
+            sys.stdout.flush()
+
+
+def _load(experiment: BasicTraining, dataset_root: Any, max_elements: int) -> tuple:
+    dataset = experiment.dataset
+    splits = []
+    for split in ("train", "test"):
+        images, labels = dataset.load(split, root=dataset_root)
+        if max_elements > 0:
+            images, labels = images[:max_elements], labels[:max_elements]
+        splits.append((jnp.asarray(dataset.normalize(images)), jnp.asarray(labels, jnp.int32)))
+    return splits
+
+
+def _evaluate(eval_chunk, variables, images, labels, key) -> tuple[float, float]:
+    count = images.shape[0]
+    loss_sum, correct = 0.0, 0.0
+    for index, start in enumerate(range(0, count, EVAL_BATCH)):
+        stop = min(start + EVAL_BATCH, count)
+        x = images[start:stop]
+        y = labels[start:stop]
+        mask = jnp.ones(stop - start, jnp.float32)
+        if stop - start < EVAL_BATCH:
+            pad = EVAL_BATCH - (stop - start)
+            x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
+            y = jnp.concatenate([y, jnp.zeros(pad, y.dtype)])
+            mask = jnp.concatenate([mask, jnp.zeros(pad, jnp.float32)])
+        batch_loss, batch_correct = eval_chunk(variables, x, y, mask, jax.random.fold_in(key, index))
+        loss_sum += float(batch_loss)
+        correct += float(batch_correct)
+    return loss_sum / count, correct / count
+
+
+def _train_epoch(train_chunk, carry, images, labels, experiment, rng, key, progress):
+    order, mask = _batches(images.shape[0], experiment.batch_size, rng)
+    steps = order.shape[0]
+    loss_sum = 0.0
+    for index, start in enumerate(range(0, steps, STEPS_PER_CALL)):
+        stop = min(start + STEPS_PER_CALL, steps)
+        chunk_order = np.zeros((STEPS_PER_CALL, experiment.batch_size), np.int32)
+        chunk_mask = np.zeros((STEPS_PER_CALL, experiment.batch_size), np.float32)
+        chunk_order[: stop - start] = order[start:stop]
+        chunk_mask[: stop - start] = mask[start:stop]
+        carry, losses = train_chunk(
+            carry, images, labels, jnp.asarray(chunk_order), jnp.asarray(chunk_mask),
+            jax.random.fold_in(key, index),
+        )
+        loss_sum += float(jnp.sum(losses))
+        progress.show(stop)
+    return carry, loss_sum / images.shape[0]
+
+
+def run_local(
+    experiment: BasicTraining,
+    *,
+    seed: int = 0,
+    device: Any = None,
+    dataset_root: Any = None,
+    max_elements: int = 0,
+    stdout: bool = True,
+) -> dict[str, Any]:
+    """Run a training experiment on this machine.
+
+    Args:
+        experiment: the experiment.
+        seed: seed of the initial weights, the device draws, the shuffling
+            and every noise draw; the same seed gives the same result.
+        device: ``None`` (jax's default), ``"cpu"``, ``"gpu"`` or a jax Device.
+        dataset_root: data directory of the data set (its default if None).
+        max_elements: if > 0, use only the first ``max_elements`` training
+            and validation samples.
+        stdout: print a progress bar and one line per epoch.
+
+    Returns:
+        ``{"epochs": [...], "weights": bytes}``: per epoch ``epoch``,
+        ``accuracy`` (fraction of the validation set), ``train_loss`` and
+        ``valid_loss`` (per-sample means), ``time_epoch`` (seconds of
+        training and validation); ``weights`` are the trained variables in
+        the msgpack envelope, loadable with ``experiment.load_weights``.
+    """
+    if not isinstance(experiment, BasicTraining):
+        raise ConfigError(f"run_local expects a BasicTraining, got {type(experiment).__name__}.")
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 0:
+        raise ConfigError(f"`max_elements` must be an integer >= 0, got {max_elements!r}.")
+    target = resolve_device(device)
+    with jax.default_device(target):
+        return _run(experiment, seed, dataset_root, max_elements, stdout)
+
+
+def _run(experiment, seed, dataset_root, max_elements, stdout) -> dict[str, Any]:
+    (train_x, train_y), (test_x, test_y) = _load(experiment, dataset_root, max_elements)
+    root_key = jax.random.key(seed)
+    init_key, train_key, eval_key = jax.random.split(root_key, 3)
+    variables = experiment.init_variables(init_key)
+    optimizer = AnalogSGD(lr=experiment.learning_rate)
+    loss = experiment.loss
+    train_chunk = _steps.make_train_chunk(experiment.model, loss, optimizer)
+    eval_chunk = _steps.make_eval_chunk(experiment.model, loss)
+    carry = (variables, optimizer.init(variables))
+    rng = np.random.default_rng(seed)
+    epochs = []
+    for epoch in range(1, experiment.epochs + 1):
+        start = time.perf_counter()
+        steps = math.ceil(train_x.shape[0] / experiment.batch_size)
+        progress = _Progress(steps, f"Epoch {epoch}/{experiment.epochs}", stdout)
+        carry, train_loss = _train_epoch(
+            train_chunk, carry, train_x, train_y, experiment, rng,
+            jax.random.fold_in(train_key, epoch), progress,
+        )
+        progress.close()
+        valid_loss, accuracy = _evaluate(
+            eval_chunk, carry[0], test_x, test_y, jax.random.fold_in(eval_key, epoch)
+        )
+        record = {
+            "epoch": epoch,
+            "accuracy": accuracy,
+            "train_loss": train_loss,
+            "valid_loss": valid_loss,
+            "time_epoch": time.perf_counter() - start,
+        }
+        epochs.append(record)
+        if stdout:
+            print(
+                f"Epoch {epoch}/{experiment.epochs}: train_loss {train_loss:.4f}  "
+                f"valid_loss {valid_loss:.4f}  accuracy {accuracy:.4f}  "
+                f"time {record['time_epoch']:.1f}s",
+                flush=True,
+            )
+    return {"epochs": epochs, "weights": serialization.variables_to_bytes(carry[0])}
+
+
+class LocalRunner:
+    """aihwkit's ``LocalRunner``: runs an experiment here, returns its epochs.
+
+    A thin wrapper over :func:`run_local`.
+    """
+
+    def __init__(self, device: Any = None) -> None:
+        self.device = resolve_device(device)
+
+    def run(
+        self,
+        experiment: BasicTraining,
+        max_elements_train: int = 0,
+        dataset_root: Any = None,
+        stdout: bool = True,
+        seed: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Run ``experiment`` and return the list of per-epoch results."""
+        result = run_local(
+            experiment,
+            seed=seed,
+            device=self.device,
+            dataset_root=dataset_root,
+            max_elements=max_elements_train,
+            stdout=stdout,
+        )
+        return result["epochs"]

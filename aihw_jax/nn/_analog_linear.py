@@ -1,0 +1,271 @@
+"""AnalogLinear: a fully connected layer computed on simulated analog tiles."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from aihw_jax.errors import ConfigError
+from aihw_jax.simulator import devices
+from aihw_jax.simulator.configs import FloatingPointRPUConfig, SingleRPUConfig
+from aihw_jax.simulator.parameters.io import IOParameters
+from aihw_jax.simulator.tiles import mvm
+from aihw_jax.simulator.tiles.layout import TileLayout
+
+__all__ = [
+    "ANALOG_COLLECTION",
+    "INPUTS_COLLECTION",
+    "AnalogLinear",
+    "analog_matmul",
+    "update_analog_state",
+]
+
+ANALOG_COLLECTION = "analog"
+"""Variable collection of tile weights and device state (not trained by gradients)."""
+INPUTS_COLLECTION = "analog_inputs"
+"""Collection into which training forwards record each tile's inputs."""
+PERTURBATION_NAME = "tile_output"
+"""Name of the zero perturbation whose gradient is each sample's error ``d``."""
+
+_PERFECT = IOParameters(is_perfect=True)
+
+
+def _tile_ios(config: Any) -> tuple[IOParameters, IOParameters]:
+    if isinstance(config, FloatingPointRPUConfig):
+        return _PERFECT, _PERFECT
+    return config.forward, config.backward
+
+
+@jax.custom_vjp
+def analog_matmul(
+    weights: jax.Array,
+    x_tiles: jax.Array,
+    key: jax.Array,
+    forward_io: IOParameters,
+    backward_io: IOParameters,
+) -> jax.Array:
+    """Noisy MVMs of a tile grid, summed over the input tiles.
+
+    Args:
+        weights: ``[n_out, n_in, rows, columns]``.
+        x_tiles: ``[n_in, batch, columns]``.
+        key: key of this call's forward and backward noise.
+        forward_io: forward periphery.
+        backward_io: backward periphery.
+
+    Returns:
+        ``[n_out, batch, rows]``. Its gradient with respect to ``x_tiles`` is
+        the noisy transposed MVM of the incoming error, where the error of
+        every output at the output bound is set to zero; there is no
+        gradient with respect to the weights (pulsed updates replace it).
+    """
+    y, _ = _forward(weights, x_tiles, key, forward_io)
+    return y
+
+
+def _tile_keys(key: jax.Array, grid: tuple[int, int]) -> jax.Array:
+    return jax.random.split(key, grid[0] * grid[1]).reshape(grid)
+
+
+def _forward(weights, x_tiles, key, forward_io):
+    keys = _tile_keys(jax.random.fold_in(key, 0), weights.shape[:2])
+
+    def one_tile(w, x, k):
+        return mvm.forward_with_mask(w, x, forward_io, key=k)
+
+    over_inputs = jax.vmap(one_tile, in_axes=(0, 0, 0))
+    y, saturated = jax.vmap(over_inputs, in_axes=(0, None, 0))(weights, x_tiles, keys)
+    return jnp.sum(y, axis=1), saturated
+
+
+def _analog_matmul_fwd(weights, x_tiles, key, forward_io, backward_io):
+    y, saturated = _forward(weights, x_tiles, key, forward_io)
+    return y, (weights, saturated, key, backward_io)
+
+
+def _analog_matmul_bwd(residuals, grad):
+    weights, saturated, key, backward_io = residuals
+    keys = _tile_keys(jax.random.fold_in(key, 1), weights.shape[:2])
+
+    def one_tile(w, g, mask, k):
+        return mvm.backward(w, jnp.where(mask, 0.0, g), backward_io, key=k)
+
+    over_inputs = jax.vmap(one_tile, in_axes=(0, None, 0, 0))
+    dx = jax.vmap(over_inputs, in_axes=(0, 0, 0, 0))(weights, grad, saturated, keys)
+    return None, jnp.sum(dx, axis=0), None, None, None
+
+
+analog_matmul.defvjp(_analog_matmul_fwd, _analog_matmul_bwd)
+
+
+class AnalogLinear(nn.Module):
+    """Fully connected layer ``y = W x + b`` whose ``W x`` runs on analog tiles.
+
+    Like aihwkit's ``AnalogLinear``: without an ``rpu_config`` it gets
+    ``SingleRPUConfig()`` (constant-step devices, noisy periphery, pulsed
+    update); the bias is digital; a layer larger than the mapping's maximum
+    tile size is split into tiles, each with its own periphery. Initial
+    weights and bias follow torch's ``Linear`` (uniform within
+    ``1/sqrt(in_features)``), clipped to the device bounds.
+
+    Variables: ``params/bias`` (digital, trained by gradients),
+    ``analog/weight`` (``[n_out, n_in, rows, columns]``) and, for pulsed
+    devices, ``analog/device`` (the drawn device values). The forward
+    needs the ``"noise"`` RNG stream.
+    """
+
+    in_features: int
+    out_features: int
+    bias: bool = True
+    rpu_config: Any = None
+
+    @property
+    def config(self) -> SingleRPUConfig | FloatingPointRPUConfig:
+        """The layer's RPU config (``SingleRPUConfig()`` if none was given)."""
+        return SingleRPUConfig() if self.rpu_config is None else self.rpu_config
+
+    @property
+    def layout(self) -> TileLayout:
+        """How the weight matrix is cut into tiles."""
+        mapping = self.config.mapping
+        return TileLayout(
+            self.out_features,
+            self.in_features,
+            mapping.max_output_size,
+            mapping.max_input_size,
+        )
+
+    def _check(self) -> None:
+        for name in ("in_features", "out_features"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"`AnalogLinear.{name}` must be a positive integer, got {value!r}."
+                )
+        if not isinstance(self.config, (SingleRPUConfig, FloatingPointRPUConfig)):
+            raise ConfigError(
+                "`AnalogLinear.rpu_config` must be a SingleRPUConfig or a "
+                f"FloatingPointRPUConfig, got {type(self.config).__name__}."
+            )
+        self.config.check_support()
+
+    def _init_analog(self, key: jax.Array) -> dict[str, Any]:
+        layout = self.layout
+        weight_key, device_key = jax.random.split(key)
+        bound = 1.0 / math.sqrt(self.in_features)
+        matrix = jax.random.uniform(
+            weight_key, (self.out_features, self.in_features), minval=-bound, maxval=bound
+        )
+        weight = layout.split_matrix(matrix)
+        real = jnp.asarray(layout.padding_mask())
+        if isinstance(self.config, FloatingPointRPUConfig):
+            return {"weight": weight}
+        grid = layout.grid
+        keys = jax.random.split(device_key, grid[0] * grid[1]).reshape(grid)
+        init_tile = lambda k: devices.init(k, layout.tile_shape, self.config.device)  # noqa: E731
+        state = jax.vmap(jax.vmap(init_tile))(keys)
+        state = jax.tree.map(lambda a: jnp.where(real, a, 0.0), state)
+        state = state.replace(decay=jnp.where(real, state.decay, 1.0))
+        weight = jnp.clip(weight, state.w_min, state.w_max)
+        return {"weight": weight, "device": state}
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        self._check()
+        if x.shape[-1] != self.in_features:
+            raise ConfigError(
+                f"AnalogLinear({self.in_features}, {self.out_features}) got inputs "
+                f"with {x.shape[-1]} features (shape {x.shape}); expected "
+                f"{self.in_features}."
+            )
+        layout = self.layout
+        analog = self.variable(
+            ANALOG_COLLECTION, "state", lambda: self._init_analog(self.make_rng("params"))
+        ).value
+        x_tiles = layout.split_inputs(x.astype(jnp.float32))
+        self.sow(INPUTS_COLLECTION, "x", x_tiles)
+        forward_io, backward_io = _tile_ios(self.config)
+        if self.is_initializing():
+            key = jax.random.key(0)
+        else:
+            key = self.make_rng("noise")
+        y_tiles = analog_matmul(analog["weight"], x_tiles, key, forward_io, backward_io)
+        y = layout.join_outputs(y_tiles)
+        y = self.perturb(PERTURBATION_NAME, y)
+        if self.bias:
+            bound = 1.0 / math.sqrt(self.in_features)
+            b = self.param(
+                "bias",
+                lambda k: jax.random.uniform(k, (self.out_features,), minval=-bound, maxval=bound),
+            )
+            y = y + b
+        return y
+
+    def get_weights(self, variables: dict[str, Any]) -> tuple[jax.Array, jax.Array | None]:
+        """Return the logical ``[out, in]`` weight and the bias of this layer's variables."""
+        weight = self.layout.join_matrix(variables[ANALOG_COLLECTION]["state"]["weight"])
+        bias = variables.get("params", {}).get("bias")
+        return weight, bias
+
+
+def update_analog_state(
+    layer: AnalogLinear,
+    state: dict[str, Any],
+    x_tiles: jax.Array,
+    d: jax.Array,
+    lr: jax.Array | float,
+    *,
+    key: jax.Array,
+    method: str = "sequential",
+) -> dict[str, Any]:
+    """Apply one optimizer step to an analog layer's tiles.
+
+    Args:
+        layer: the layer definition (its config and tile layout).
+        state: the layer's ``analog/state`` variable.
+        x_tiles: tile inputs recorded by the forward, ``[n_in, batch, columns]``.
+        d: errors at the layer's analog output, ``[batch, out]``, one per sample.
+        lr: learning rate.
+        key: key of the update's random draws.
+        method: ``"sequential"`` or ``"summed"``, see
+            :func:`aihw_jax.simulator.tiles.update.pulsed_update`.
+
+    Returns:
+        The new state: pulsed update, then diffusion and decay for pulsed
+        devices; ``W -= lr * d^T x`` for floating-point tiles.
+    """
+    from aihw_jax.simulator.tiles import update as tile_update
+
+    layout = layer.layout
+    config = layer.config
+    n_out, n_in = layout.grid
+    rows, columns = layout.tile_shape
+    d_tiles = layout.split_outputs(d.astype(jnp.float32))
+    batch = x_tiles.shape[1]
+    xs = jnp.broadcast_to(x_tiles[None], (n_out, n_in, batch, columns))
+    ds = jnp.broadcast_to(d_tiles[:, None], (n_out, n_in, batch, rows))
+    weight = state["weight"]
+    if isinstance(config, FloatingPointRPUConfig):
+        new = weight - lr * jnp.einsum("oibr,oibc->oirc", ds, xs)
+        return {**state, "weight": new}
+
+    count = n_out * n_in
+    flat = lambda a: a.reshape(count, *a.shape[2:])  # noqa: E731
+    update_key, maintenance_key = jax.random.split(key)
+    new = tile_update.pulsed_update_tiles(
+        flat(weight),
+        jax.tree.map(flat, state["device"]),
+        flat(xs),
+        flat(ds),
+        lr,
+        config.device,
+        config.update,
+        key=update_key,
+        method=method,
+    ).reshape(weight.shape)
+    new = devices.post_update(new, state["device"], config.device, maintenance_key)
+    return {**state, "weight": new}

@@ -1,0 +1,145 @@
+"""AnalogSGD: pulsed updates for analog tiles, an optax optimizer for the rest."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from aihw_jax.errors import ConfigError
+from aihw_jax.nn._analog_linear import (
+    ANALOG_COLLECTION,
+    INPUTS_COLLECTION,
+    PERTURBATION_NAME,
+    update_analog_state,
+)
+from aihw_jax.nn._container import iter_analog_layers
+
+__all__ = ["AnalogSGD", "AnalogSGDState"]
+
+
+class AnalogSGDState(NamedTuple):
+    """State of :class:`AnalogSGD`: the digital optimizer's state."""
+
+    digital: optax.OptState
+
+
+def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        tree = tree[name]
+    return tree
+
+
+def _replace(tree: dict, path: tuple[str, ...], value: Any) -> dict:
+    if not path:
+        return value
+    head, *rest = path
+    return {**tree, head: _replace(tree[head], tuple(rest), value)}
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalogSGD:
+    """Stochastic gradient descent with aihwkit's split between analog and digital.
+
+    Digital parameters (``params``: digital layers, digital biases) follow
+    torch's SGD with ``momentum`` and ``weight_decay``, or any optax
+    optimizer given as ``digital``. Analog tiles get their pulsed update
+    with learning rate ``lr`` from each sample's input ``x`` and error
+    ``d``; momentum and weight decay never act on them, as in aihwkit.
+
+    Attributes:
+        lr: learning rate of the analog tiles and of the default digital SGD.
+        momentum: momentum of the default digital SGD.
+        weight_decay: L2 weight decay of the default digital SGD.
+        digital: optax optimizer of the digital parameters (replaces the
+            default SGD when given).
+        update_method: ``"sequential"`` (aihwkit's per-sample order) or
+            ``"summed"`` (faster, ignores pulse order at the bounds).
+    """
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    digital: optax.GradientTransformation | None = None
+    update_method: str = "sequential"
+
+    def __post_init__(self) -> None:
+        for name in ("lr", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, jax.core.Tracer):
+                continue
+            if isinstance(value, (str, bool)) or not float(value) >= 0.0:
+                raise ConfigError(f"`AnalogSGD.{name}` must be a number >= 0, got {value!r}.")
+        if self.update_method not in ("sequential", "summed"):
+            raise ConfigError(
+                "`AnalogSGD.update_method` must be 'sequential' or 'summed', "
+                f"got {self.update_method!r}."
+            )
+
+    def _digital(self) -> optax.GradientTransformation:
+        if self.digital is not None:
+            return self.digital
+        momentum = self.momentum if self.momentum else None
+        return optax.chain(
+            optax.add_decayed_weights(self.weight_decay),
+            optax.sgd(self.lr, momentum=momentum),
+        )
+
+    def init(self, variables: dict[str, Any]) -> AnalogSGDState:
+        """Create the optimizer state for a model's variables."""
+        return AnalogSGDState(self._digital().init(variables.get("params", {})))
+
+    def step(
+        self,
+        model: nn.Module,
+        variables: dict[str, Any],
+        grads: dict[str, Any],
+        recorded: dict[str, Any],
+        state: AnalogSGDState,
+        *,
+        key: jax.Array,
+    ) -> tuple[dict[str, Any], AnalogSGDState]:
+        """Apply one optimizer step.
+
+        Args:
+            model: the model definition (an analog layer or ``AnalogSequential``).
+            variables: the model's variables.
+            grads: gradients of the loss with respect to ``params`` and
+                ``perturbations`` (the latter are the per-sample errors ``d``).
+            recorded: the ``analog_inputs`` collection of the training forward.
+            state: the optimizer state.
+            key: key of the pulsed updates' random draws.
+
+        Returns:
+            The new variables and optimizer state.
+        """
+        params = variables.get("params", {})
+        updates, digital_state = self._digital().update(
+            grads.get("params", {}), state.digital, params
+        )
+        new_variables = dict(variables)
+        new_variables["params"] = optax.apply_updates(params, updates)
+
+        analog = variables.get(ANALOG_COLLECTION, {})
+        for index, (path, layer) in enumerate(iter_analog_layers(model)):
+            inputs = _lookup(recorded, path)["x"]
+            x_tiles = jnp.concatenate(inputs, axis=1) if len(inputs) > 1 else inputs[0]
+            d = _lookup(grads["perturbations"], path)[PERTURBATION_NAME]
+            layer_state = _lookup(analog, path)["state"]
+            new_state = update_analog_state(
+                layer,
+                layer_state,
+                x_tiles,
+                d,
+                self.lr,
+                key=jax.random.fold_in(key, index),
+                method=self.update_method,
+            )
+            analog = _replace(analog, (*path, "state"), new_state)
+        new_variables[ANALOG_COLLECTION] = analog
+        return new_variables, AnalogSGDState(digital_state)
+
