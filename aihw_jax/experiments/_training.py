@@ -65,8 +65,13 @@ class BasicTraining:
     def init_variables(self, key: jax.Array) -> dict[str, Any]:
         """Initialise the model's variables (``params`` and ``analog``) from ``key``."""
         shape = (1, *getattr(self.dataset, "image_shape", ()))
-        variables = self.model.init({"params": key}, jnp.zeros(shape, jnp.float32))
-        return {name: value for name, value in variables.items() if name in ("params", "analog")}
+
+        @jax.jit
+        def init(key):
+            variables = self.model.init({"params": key}, jnp.zeros(shape, jnp.float32))
+            return {name: variables[name] for name in ("params", "analog") if name in variables}
+
+        return init(key)
 
     def load_weights(self, data: bytes) -> dict[str, Any]:
         """Restore variables serialised by a run of this experiment."""

@@ -190,10 +190,11 @@ class AnalogLinear(nn.Module):
         self.sow(INPUTS_COLLECTION, "x", x_tiles)
         forward_io, backward_io = _tile_ios(self.config)
         if self.is_initializing():
-            key = jax.random.key(0)
+            # Initialisation needs only the output shape: skip the periphery.
+            y_tiles = jnp.einsum("oirc,ibc->obr", analog["weight"], x_tiles)
         else:
             key = self.make_rng("noise")
-        y_tiles = analog_matmul(analog["weight"], x_tiles, key, forward_io, backward_io)
+            y_tiles = analog_matmul(analog["weight"], x_tiles, key, forward_io, backward_io)
         y = layout.join_outputs(y_tiles)
         y = self.perturb(PERTURBATION_NAME, y)
         if self.bias:
