@@ -19,7 +19,14 @@ import numpy as np
 
 from aihw_jax.errors import SerializationError
 
-__all__ = ["FORMAT", "VERSION", "dump_envelope", "load_envelope", "variables_from_bytes", "variables_to_bytes"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "dump_envelope",
+    "load_envelope",
+    "variables_from_bytes",
+    "variables_to_bytes",
+]
 
 FORMAT = "aihw-jax"
 VERSION = 1
@@ -28,7 +35,13 @@ VERSION = 1
 def dump_envelope(kind: str, payload: bytes) -> bytes:
     """Wrap ``payload`` bytes in a checksummed envelope of the given ``kind``."""
     digest = hashlib.sha256(payload).hexdigest()
-    envelope = {"format": FORMAT, "version": VERSION, "kind": kind, "sha256": digest, "payload": payload}
+    envelope = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": kind,
+        "sha256": digest,
+        "payload": payload,
+    }
     return msgpack.packb(envelope, use_bin_type=True)
 
 
@@ -51,12 +64,16 @@ def load_envelope(data: bytes, kind: str) -> bytes:
             f"this aihw_jax reads version {VERSION}."
         )
     if envelope.get("kind") != kind:
-        raise SerializationError(f"Envelope holds {envelope.get('kind')!r}, expected {kind!r}.")
+        raise SerializationError(
+            f"Envelope holds {envelope.get('kind')!r}, expected {kind!r}."
+        )
     payload = envelope.get("payload")
     if not isinstance(payload, bytes):
         raise SerializationError("Envelope has no payload bytes.")
     if hashlib.sha256(payload).hexdigest() != envelope.get("sha256"):
-        raise SerializationError("Envelope checksum does not match its payload; the data is corrupt.")
+        raise SerializationError(
+            "Envelope checksum does not match its payload; the data is corrupt."
+        )
     return payload
 
 
@@ -82,7 +99,9 @@ def variables_from_bytes(template: dict[str, Any], data: bytes) -> dict[str, Any
     try:
         state = flax.serialization.msgpack_restore(payload)
     except Exception as error:
-        raise SerializationError(f"Weights payload is not valid msgpack: {error}.") from error
+        raise SerializationError(
+            f"Weights payload is not valid msgpack: {error}."
+        ) from error
     kept = {name: template[name] for name in ("params", "analog") if name in template}
     expected = flax.serialization.to_state_dict(kept)
     _check_shapes(expected, state, ())
@@ -107,4 +126,6 @@ def _check_shapes(expected: Any, actual: Any, path: tuple[str, ...]) -> None:
     want = np.shape(expected)
     got = np.shape(actual)
     if want != got:
-        raise SerializationError(f"Weights at {where!r} have shape {got}, the model expects {want}.")
+        raise SerializationError(
+            f"Weights at {where!r} have shape {got}, the model expects {want}."
+        )

@@ -70,27 +70,87 @@ def test_replace_returns_new_config():
 
 
 def test_enum_accepts_member_name_and_value():
-    assert IOParameters(noise_management="MAX").noise_management is NoiseManagementType.MAX
-    assert IOParameters(noise_management="AbsMax").noise_management is NoiseManagementType.ABS_MAX
+    assert (
+        IOParameters(noise_management="MAX").noise_management is NoiseManagementType.MAX
+    )
+    assert (
+        IOParameters(noise_management="AbsMax").noise_management
+        is NoiseManagementType.ABS_MAX
+    )
 
 
 @pytest.mark.parametrize(
     "make, field, value_text",
     [
-        pytest.param(lambda: IOParameters(out_noise=-0.1), "out_noise", "-0.1", id="negative-noise"),
-        pytest.param(lambda: IOParameters(inp_res=-1.0), "inp_res", "-1.0", id="negative-resolution"),
-        pytest.param(lambda: IOParameters(noise_management="ABS"), "noise_management", "'ABS'", id="unknown-enum"),
-        pytest.param(lambda: IOParameters(out_bound="12"), "out_bound", "'12'", id="string-number"),
-        pytest.param(lambda: IOParameters(is_perfect=1), "is_perfect", "1", id="int-flag"),
-        pytest.param(lambda: IOParameters(max_bm_factor=0), "max_bm_factor", "0", id="zero-bm-factor"),
-        pytest.param(lambda: UpdateParameters(desired_bl=0), "desired_bl", "0", id="zero-bl"),
-        pytest.param(lambda: UpdateParameters(desired_bl=3.5), "desired_bl", "3.5", id="float-bl"),
-        pytest.param(lambda: UpdateParameters(pulse_type="RANDOM"), "pulse_type", "'RANDOM'", id="unknown-pulse"),
-        pytest.param(lambda: ConstantStepDevice(dw_min=0.0), "dw_min", "0.0", id="zero-step"),
-        pytest.param(lambda: ConstantStepDevice(w_min=0.1), "w_min", "0.1", id="positive-w-min"),
-        pytest.param(lambda: ConstantStepDevice(dw_min_std=-1.0), "dw_min_std", "-1.0", id="negative-c2c"),
-        pytest.param(lambda: MappingParameter(max_input_size=-1), "max_input_size", "-1", id="negative-size"),
-        pytest.param(lambda: SingleRPUConfig(device=IOParameters()), "device", "IOParameters", id="wrong-device"),
+        pytest.param(
+            lambda: IOParameters(out_noise=-0.1),
+            "out_noise",
+            "-0.1",
+            id="negative-noise",
+        ),
+        pytest.param(
+            lambda: IOParameters(inp_res=-1.0),
+            "inp_res",
+            "-1.0",
+            id="negative-resolution",
+        ),
+        pytest.param(
+            lambda: IOParameters(noise_management="ABS"),
+            "noise_management",
+            "'ABS'",
+            id="unknown-enum",
+        ),
+        pytest.param(
+            lambda: IOParameters(out_bound="12"),
+            "out_bound",
+            "'12'",
+            id="string-number",
+        ),
+        pytest.param(
+            lambda: IOParameters(is_perfect=1), "is_perfect", "1", id="int-flag"
+        ),
+        pytest.param(
+            lambda: IOParameters(max_bm_factor=0),
+            "max_bm_factor",
+            "0",
+            id="zero-bm-factor",
+        ),
+        pytest.param(
+            lambda: UpdateParameters(desired_bl=0), "desired_bl", "0", id="zero-bl"
+        ),
+        pytest.param(
+            lambda: UpdateParameters(desired_bl=3.5), "desired_bl", "3.5", id="float-bl"
+        ),
+        pytest.param(
+            lambda: UpdateParameters(pulse_type="RANDOM"),
+            "pulse_type",
+            "'RANDOM'",
+            id="unknown-pulse",
+        ),
+        pytest.param(
+            lambda: ConstantStepDevice(dw_min=0.0), "dw_min", "0.0", id="zero-step"
+        ),
+        pytest.param(
+            lambda: ConstantStepDevice(w_min=0.1), "w_min", "0.1", id="positive-w-min"
+        ),
+        pytest.param(
+            lambda: ConstantStepDevice(dw_min_std=-1.0),
+            "dw_min_std",
+            "-1.0",
+            id="negative-c2c",
+        ),
+        pytest.param(
+            lambda: MappingParameter(max_input_size=-1),
+            "max_input_size",
+            "-1",
+            id="negative-size",
+        ),
+        pytest.param(
+            lambda: SingleRPUConfig(device=IOParameters()),
+            "device",
+            "IOParameters",
+            id="wrong-device",
+        ),
     ],
 )
 def test_invalid_value_names_field_and_value(make, field, value_text):

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from aihw_jax.errors import ConfigError
-from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax, Sigmoid
-from aihw_jax.nn import iter_analog_layers
+from aihw_jax.nn import (
+    AnalogLinear,
+    AnalogSequential,
+    Flatten,
+    LogSoftmax,
+    Sigmoid,
+    iter_analog_layers,
+)
 from aihw_jax.optim import AnalogSGD
 from aihw_jax.simulator.configs import (
     FloatingPointRPUConfig,
@@ -41,13 +47,17 @@ def test_tiles_have_their_own_periphery(key):
     y = layer.apply(variables, x, rngs={"noise": key})
     # Noise management scales each tile's input by its own maximum, so the
     # small second half keeps its resolution.
-    expected = forward(tiles[0], x[:, :392], io, key=key) + forward(tiles[1], x[:, 392:], io, key=key)
+    expected = forward(tiles[0], x[:, :392], io, key=key) + forward(
+        tiles[1], x[:, 392:], io, key=key
+    )
     np.testing.assert_allclose(np.asarray(y), np.asarray(expected), atol=0.3)
     assert float(jnp.abs(forward(tiles[1], x[:, 392:], io, key=key)).max()) > 0
 
 
 def test_uneven_split_rebuilds_weight(key):
-    config = SingleRPUConfig(mapping=MappingParameter(max_input_size=3, max_output_size=2))
+    config = SingleRPUConfig(
+        mapping=MappingParameter(max_input_size=3, max_output_size=2)
+    )
     layer = AnalogLinear(7, 5, rpu_config=config)
     variables = layer.init({"params": key}, jnp.zeros((1, 7)))
     assert layer.layout.grid == (3, 3)
@@ -71,7 +81,9 @@ def test_noiseless_layer_is_a_linear_map(key):
     x = jax.random.normal(key, (5, 10))
     weight, bias = layer.get_weights(variables)
     y = layer.apply(variables, x, rngs={"noise": key})
-    np.testing.assert_allclose(np.asarray(y), np.asarray(x @ weight.T + bias), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(y), np.asarray(x @ weight.T + bias), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_noisy_forward_has_default_output_noise(key):
@@ -82,7 +94,9 @@ def test_noisy_forward_has_default_output_noise(key):
     y = layer.apply(variables, x, rngs={"noise": key})
     # Out noise 0.06 and ADC rounding, times the input scale max|x| = 1.
     residual = np.asarray(y - x @ weight.T)
-    assert residual.std() == pytest.approx(np.sqrt(0.06**2 + (24 / 510) ** 2 / 12), rel=0.05)
+    assert residual.std() == pytest.approx(
+        np.sqrt(0.06**2 + (24 / 510) ** 2 / 12), rel=0.05
+    )
 
 
 def test_layer_under_jit_and_vmap_over_keys(key):
@@ -93,12 +107,16 @@ def test_layer_under_jit_and_vmap_over_keys(key):
     keys = jax.random.split(key, 3)
     batched = jax.vmap(apply)(keys)
     for index in range(3):
-        np.testing.assert_array_equal(np.asarray(batched[index]), np.asarray(apply(keys[index])))
+        np.testing.assert_array_equal(
+            np.asarray(batched[index]), np.asarray(apply(keys[index]))
+        )
 
 
 def test_wrong_input_width_is_reported(key):
     layer = AnalogLinear(10, 3)
-    with pytest.raises(ConfigError, match=r"AnalogLinear\(10, 3\) got inputs with 12 features"):
+    with pytest.raises(
+        ConfigError, match=r"AnalogLinear\(10, 3\) got inputs with 12 features"
+    ):
         layer.init({"params": key}, jnp.zeros((1, 12)))
 
 
@@ -108,7 +126,9 @@ def test_invalid_features_are_reported(key):
 
 
 def test_analog_layers_are_found_in_sequential():
-    model = AnalogSequential(Flatten(), AnalogLinear(4, 3), Sigmoid(), AnalogLinear(3, 2), LogSoftmax(dim=1))
+    model = AnalogSequential(
+        Flatten(), AnalogLinear(4, 3), Sigmoid(), AnalogLinear(3, 2), LogSoftmax(dim=1)
+    )
     paths = [path for path, _ in iter_analog_layers(model)]
     assert paths == [("layers_1",), ("layers_3",)]
 
@@ -151,8 +171,18 @@ def test_floating_point_step_is_sgd(key):
     weight, bias = layer.get_weights(_layer_variables(variables))
     new_weight, new_bias = layer.get_weights(_layer_variables(new))
     error = d["layers_0"]["tile_output"]
-    np.testing.assert_allclose(np.asarray(new_weight), np.asarray(weight - 0.1 * error.T @ x), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(new_bias), np.asarray(bias - 0.1 * error.sum(0)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(new_weight),
+        np.asarray(weight - 0.1 * error.T @ x),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        np.asarray(new_bias),
+        np.asarray(bias - 0.1 * error.sum(0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_pulsed_step_moves_weights_against_gradient(key):
@@ -173,9 +203,16 @@ def test_momentum_never_touches_analog_weights(key):
     variables = model.init({"params": key}, jnp.zeros((1, 5)))
     variables = {name: variables[name] for name in ("params", "analog")}
     x = jax.random.normal(key, (8, 5))
-    plain, _ = _train_once(model, variables, x, jnp.zeros((8, 3)), AnalogSGD(lr=0.1), key)
+    plain, _ = _train_once(
+        model, variables, x, jnp.zeros((8, 3)), AnalogSGD(lr=0.1), key
+    )
     heavy, _ = _train_once(
-        model, variables, x, jnp.zeros((8, 3)), AnalogSGD(lr=0.1, momentum=0.9, weight_decay=0.5), key
+        model,
+        variables,
+        x,
+        jnp.zeros((8, 3)),
+        AnalogSGD(lr=0.1, momentum=0.9, weight_decay=0.5),
+        key,
     )
     np.testing.assert_allclose(
         np.asarray(plain[0]["analog"]["layers_0"]["state"]["weight"]),

@@ -64,13 +64,19 @@ def _compare(case: dict, outputs: jax.Array, errors: jax.Array) -> None:
     rtol = EXACT_RTOL if noiseless else STD_RTOL
     assert float(jnp.std(errors)) == pytest.approx(case["err_std"], rel=rtol, abs=1e-6)
     element_std = float(jnp.mean(jnp.std(outputs, axis=0)))
-    assert element_std == pytest.approx(case["per_element_std_mean"], rel=rtol, abs=1e-6)
-    standard_error = case["err_std"] * (1 / np.sqrt(errors.size) + 1 / np.sqrt(400 * 4096))
+    assert element_std == pytest.approx(
+        case["per_element_std_mean"], rel=rtol, abs=1e-6
+    )
+    standard_error = case["err_std"] * (
+        1 / np.sqrt(errors.size) + 1 / np.sqrt(400 * 4096)
+    )
     allowed = 5 * standard_error + TABLE_MEAN_BIAS * case["err_std"] + 1e-6
     assert float(jnp.mean(errors)) == pytest.approx(case["err_mean"], abs=allowed)
 
 
-FORWARD_CASES = [name for name, case in REFERENCE["results"].items() if case["direction"] == "fwd"]
+FORWARD_CASES = [
+    name for name, case in REFERENCE["results"].items() if case["direction"] == "fwd"
+]
 # The backward cases with weights x 4 saturate the forward, so they need the
 # layer's out-bound gradient mask and are checked through analog_matmul.
 BACKWARD_CASES = [
@@ -132,8 +138,11 @@ def test_output_bound_clips_without_bound_management(key):
 
 def test_stochastic_rounding_is_unbiased(key):
     io = IOParameters(
-        out_noise=0.0, out_res=0.0, inp_sto_round=True,
-        noise_management="NONE", bound_management="NONE",
+        out_noise=0.0,
+        out_res=0.0,
+        inp_sto_round=True,
+        noise_management="NONE",
+        bound_management="NONE",
     )
     x = jnp.full((1, 4), 0.3 * IN_STEP)
     keys = jax.random.split(key, 4000)
@@ -246,13 +255,18 @@ def test_vmap_over_keys_matches_loop(key):
 def test_vmap_over_inputs_without_noise_matches_batch(key):
     io = IOParameters(out_noise=0.0)
     batched = jax.vmap(lambda x: forward(W, x, io, key=key))(X)
-    np.testing.assert_allclose(np.asarray(batched), np.asarray(forward(W, X, io, key=key)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(batched), np.asarray(forward(W, X, io, key=key)), atol=1e-6
+    )
 
 
 def test_vmap_over_config_leaf(key):
     noises = jnp.array([0.0, 0.06, 0.12])
     ios = IOParameters(out_noise=noises, out_res=0.0)
     axes = jax.tree.map(lambda _: None, IOParameters()).replace(out_noise=0)
-    y = jax.vmap(lambda io: forward(jnp.zeros((8, 4)), jnp.ones((4096, 4)), io, key=key), in_axes=(axes,))(ios)
+    y = jax.vmap(
+        lambda io: forward(jnp.zeros((8, 4)), jnp.ones((4096, 4)), io, key=key),
+        in_axes=(axes,),
+    )(ios)
     stds = np.asarray(jnp.std(y, axis=(1, 2)))
     np.testing.assert_allclose(stds, np.asarray(noises), rtol=0.02, atol=1e-6)

@@ -18,7 +18,9 @@ from aihw_jax.simulator.configs import FloatingPointRPUConfig
 
 
 def _small_model(rpu_config=None):
-    return AnalogSequential(Flatten(), AnalogLinear(784, 10, rpu_config=rpu_config), LogSoftmax(dim=1))
+    return AnalogSequential(
+        Flatten(), AnalogLinear(784, 10, rpu_config=rpu_config), LogSoftmax(dim=1)
+    )
 
 
 def test_experiment_defaults_follow_aihwkit():
@@ -39,7 +41,12 @@ def test_experiment_is_a_pytree_with_learning_rate_leaf():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("batch_size", 0), ("epochs", -1), ("learning_rate", 0.0), ("learning_rate", "fast")],
+    [
+        ("batch_size", 0),
+        ("epochs", -1),
+        ("learning_rate", 0.0),
+        ("learning_rate", "fast"),
+    ],
 )
 def test_experiment_rejects_bad_values(field, value):
     with pytest.raises(ConfigError, match=field):
@@ -116,7 +123,13 @@ def test_stdout_prints_epoch_lines(capsys):
     assert [epoch["epoch"] for epoch in epochs] == [1, 2]
     assert "Epoch 1/2: train_loss" in out
     assert "Epoch 2/2: train_loss" in out
-    assert set(epochs[0]) == {"epoch", "accuracy", "train_loss", "valid_loss", "time_epoch"}
+    assert set(epochs[0]) == {
+        "epoch",
+        "accuracy",
+        "train_loss",
+        "valid_loss",
+        "time_epoch",
+    }
 
 
 def test_unknown_device_is_reported():

@@ -14,7 +14,9 @@ from aihw_jax.simulator.tiles.update import pulsed_update, train_lengths
 
 DEVICE = ConstantStepDevice()
 UPDATE = UpdateParameters()
-IDEAL_STEPS = ConstantStepDevice(dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
+IDEAL_STEPS = ConstantStepDevice(
+    dw_min_dtod=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0
+)
 
 
 def test_short_update_gets_one_slot():
@@ -23,8 +25,12 @@ def test_short_update_gets_one_slot():
     d = jnp.array([[0.01, -0.005]])
     bl, p_x, p_d = train_lengths(x, d, 0.05, 0.001, UPDATE)
     assert int(bl[0]) == 1
-    np.testing.assert_allclose(np.asarray(p_x[0]), np.sqrt(0.5) * np.array([1.0, 0.5, 0.0]), rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(p_d[0]), np.sqrt(0.5) * np.array([1.0, 0.5]), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(p_x[0]), np.sqrt(0.5) * np.array([1.0, 0.5, 0.0]), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.asarray(p_d[0]), np.sqrt(0.5) * np.array([1.0, 0.5]), rtol=1e-5
+    )
 
 
 def test_long_update_saturates_at_desired_bl():
@@ -38,7 +44,9 @@ def test_long_update_saturates_at_desired_bl():
 
 
 def test_zero_sample_gets_no_pulses():
-    bl, p_x, p_d = train_lengths(jnp.zeros((1, 3)), jnp.ones((1, 2)), 0.05, 0.001, UPDATE)
+    bl, p_x, _ = train_lengths(
+        jnp.zeros((1, 3)), jnp.ones((1, 2)), 0.05, 0.001, UPDATE
+    )
     assert int(bl[0]) == 0
     assert float(jnp.sum(p_x)) == 0.0
 
@@ -48,7 +56,9 @@ def _ensemble(key, x, d, lr, device, params, repeats, method="sequential"):
     state = devices.init(jax.random.key(7), shape, device)
     start = jnp.zeros(shape)
     keys = jax.random.split(key, repeats)
-    update = lambda k: pulsed_update(start, state, x, d, lr, device, params, key=k, method=method)  # noqa: E731
+    update = lambda k: pulsed_update(
+        start, state, x, d, lr, device, params, key=k, method=method
+    )
     return jax.jit(jax.vmap(update))(keys)
 
 
@@ -59,13 +69,19 @@ def test_expected_change_is_minus_lr_x_d(key):
     expected = -0.05 * d.T @ x
     # Each cross-point gets at most one pulse of 0.001 with probability
     # p <= 0.5: the mean over 20000 runs has a standard error below 3.6e-6.
-    np.testing.assert_allclose(np.asarray(weights.mean(0)), np.asarray(expected), atol=5 * 3.6e-6)
+    np.testing.assert_allclose(
+        np.asarray(weights.mean(0)), np.asarray(expected), atol=5 * 3.6e-6
+    )
 
 
 def test_positive_x_times_d_decreases_weight(key):
-    weights = _ensemble(key, jnp.ones((4, 2)), jnp.ones((4, 2)), 0.05, IDEAL_STEPS, UPDATE, 50)
+    weights = _ensemble(
+        key, jnp.ones((4, 2)), jnp.ones((4, 2)), 0.05, IDEAL_STEPS, UPDATE, 50
+    )
     assert bool(jnp.all(weights < 0))
-    weights = _ensemble(key, jnp.ones((4, 2)), -jnp.ones((4, 2)), 0.05, IDEAL_STEPS, UPDATE, 50)
+    weights = _ensemble(
+        key, jnp.ones((4, 2)), -jnp.ones((4, 2)), 0.05, IDEAL_STEPS, UPDATE, 50
+    )
     assert bool(jnp.all(weights > 0))
 
 
@@ -82,7 +98,9 @@ def test_pulses_per_sample_never_exceed_desired_bl(key):
 def test_samples_apply_in_order_and_clip(key):
     # Four samples of 31 up pulses each from 0 reach a bound of 0.05 and stay.
     device = IDEAL_STEPS.replace(w_max=0.05, dw_min_std=0.0)
-    weights = _ensemble(key, jnp.ones((4, 1)), -jnp.ones((4, 1)), 0.05, device, UPDATE, 10)
+    weights = _ensemble(
+        key, jnp.ones((4, 1)), -jnp.ones((4, 1)), 0.05, device, UPDATE, 10
+    )
     np.testing.assert_allclose(np.asarray(weights), 0.05, rtol=1e-6)
 
 
@@ -92,7 +110,9 @@ def test_bounds_are_never_exceeded(key):
     weight = jnp.zeros(shape)
     x = jax.random.uniform(jax.random.fold_in(key, 1), (64, 16), minval=-1, maxval=1)
     d = jax.random.uniform(jax.random.fold_in(key, 2), (64, 32), minval=-1, maxval=1)
-    step = jax.jit(lambda w, k: pulsed_update(w, state, x, d, 0.5, DEVICE, UPDATE, key=k))
+    step = jax.jit(
+        lambda w, k: pulsed_update(w, state, x, d, 0.5, DEVICE, UPDATE, key=k)
+    )
     for index in range(20):
         weight = step(weight, jax.random.fold_in(key, 10 + index))
     assert bool(jnp.all(weight <= state.w_max))
@@ -124,13 +144,21 @@ def test_construction_seed_fixes_devices(key):
 
 def test_summed_method_matches_sequential_away_from_bounds(key):
     x = jax.random.uniform(jax.random.fold_in(key, 1), (16, 6), minval=-1, maxval=1)
-    d = jax.random.uniform(jax.random.fold_in(key, 2), (16, 4), minval=-0.02, maxval=0.02)
+    d = jax.random.uniform(
+        jax.random.fold_in(key, 2), (16, 4), minval=-0.02, maxval=0.02
+    )
     sequential = _ensemble(key, x, d, 0.05, DEVICE, UPDATE, 4000)
     summed = _ensemble(key, x, d, 0.05, DEVICE, UPDATE, 4000, method="summed")
     # The same pulse trains are drawn by both, so the means agree to the
     # noise of the steps alone (std <= 0.3 * 0.0013 * sqrt(16) per run).
-    np.testing.assert_allclose(np.asarray(summed.mean(0)), np.asarray(sequential.mean(0)), atol=5 * 0.0016 / np.sqrt(4000) * 1.5)
-    np.testing.assert_allclose(np.asarray(summed.std(0)), np.asarray(sequential.std(0)), rtol=0.1, atol=2e-5)
+    np.testing.assert_allclose(
+        np.asarray(summed.mean(0)),
+        np.asarray(sequential.mean(0)),
+        atol=5 * 0.0016 / np.sqrt(4000) * 1.5,
+    )
+    np.testing.assert_allclose(
+        np.asarray(summed.std(0)), np.asarray(sequential.std(0)), rtol=0.1, atol=2e-5
+    )
 
 
 def test_update_is_reproducible_under_jit(key):
@@ -138,7 +166,11 @@ def test_update_is_reproducible_under_jit(key):
     x = jnp.ones((4, 8))
     d = 0.01 * jnp.ones((4, 8))
     eager = pulsed_update(jnp.zeros((8, 8)), state, x, d, 0.05, DEVICE, UPDATE, key=key)
-    jitted = jax.jit(lambda k: pulsed_update(jnp.zeros((8, 8)), state, x, d, 0.05, DEVICE, UPDATE, key=k))(key)
+    jitted = jax.jit(
+        lambda k: pulsed_update(
+            jnp.zeros((8, 8)), state, x, d, 0.05, DEVICE, UPDATE, key=k
+        )
+    )(key)
     np.testing.assert_array_equal(np.asarray(eager), np.asarray(jitted))
 
 
@@ -149,7 +181,9 @@ def _pulse_response(key, run: str, noisy: bool) -> tuple[np.ndarray, np.ndarray]
     """200 up then 200 down single pulses on 1000 devices, as aihwkit's plots do."""
     n = PULSE_RESPONSE["n_traces"]
     device = DEVICE if noisy else DEVICE.replace(dw_min_std=0.0)
-    params = UpdateParameters(desired_bl=1, update_management=False, update_bl_management=False)
+    params = UpdateParameters(
+        desired_bl=1, update_management=False, update_bl_management=False
+    )
     state = devices.init(key, (n, 1), device)
     start = 0.0 if run == "w0" else -0.6
     weight = jnp.clip(jnp.full((n, 1), start), state.w_min, state.w_max)
@@ -158,7 +192,9 @@ def _pulse_response(key, run: str, noisy: bool) -> tuple[np.ndarray, np.ndarray]
     def pulse(weight, inputs):
         sign, step_key = inputs
         d = jnp.full((1, n), sign)
-        new = pulsed_update(weight, state, jnp.ones((1, 1)), d, 1.0, device, params, key=step_key)
+        new = pulsed_update(
+            weight, state, jnp.ones((1, 1)), d, 1.0, device, params, key=step_key
+        )
         return new, new[:, 0]
 
     keys = jax.random.split(jax.random.fold_in(key, 1), 400)
@@ -177,5 +213,9 @@ def test_pulse_response_matches_aihwkit(run, noisy, key):
     # standard error of sqrt(2 / 1000) std, that of two stds sqrt(1 / 1000).
     for index in (0, 49, 99, 199, 249, 299, 399):
         scale = max(ref_std[index], 1e-4)
-        assert mean[index] == pytest.approx(ref_mean[index], abs=5 * np.sqrt(2 / 1000) * scale)
-        assert std[index] == pytest.approx(ref_std[index], rel=5 * np.sqrt(1 / 1000), abs=2e-5)
+        assert mean[index] == pytest.approx(
+            ref_mean[index], abs=5 * np.sqrt(2 / 1000) * scale
+        )
+        assert std[index] == pytest.approx(
+            ref_std[index], rel=5 * np.sqrt(1 / 1000), abs=2e-5
+        )

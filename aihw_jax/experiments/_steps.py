@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -17,11 +18,13 @@ __all__ = ["make_eval_chunk", "make_train_chunk"]
 TrainCarry = tuple[dict[str, Any], AnalogSGDState]
 
 
-def _zero_perturbations(model: nn.Module, variables: dict[str, Any], x: jax.Array) -> Any:
-    shapes = jax.eval_shape(
-        lambda: model.init({"params": jax.random.key(0)}, x)
+def _zero_perturbations(
+    model: nn.Module, variables: dict[str, Any], x: jax.Array
+) -> Any:
+    shapes = jax.eval_shape(lambda: model.init({"params": jax.random.key(0)}, x))
+    return jax.tree.map(
+        lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("perturbations", {})
     )
-    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("perturbations", {}))
 
 
 def make_train_chunk(
@@ -51,16 +54,25 @@ def make_train_chunk(
                 inputs, x, rngs={"noise": noise_key}, mutable=[INPUTS_COLLECTION]
             )
             per_sample = loss.per_sample(output, y) * mask
-            return jnp.sum(per_sample) / count, (recorded[INPUTS_COLLECTION], jnp.sum(per_sample))
+            return jnp.sum(per_sample) / count, (
+                recorded[INPUTS_COLLECTION],
+                jnp.sum(per_sample),
+            )
 
         grad_fn = jax.grad(objective, argnums=(0, 1), has_aux=True)
-        (param_grads, d), (recorded, loss_sum) = grad_fn(variables.get("params", {}), perturbations)
+        (param_grads, d), (recorded, loss_sum) = grad_fn(
+            variables.get("params", {}), perturbations
+        )
         grads = {"params": param_grads, "perturbations": d}
 
         def update(_):
-            return optimizer.step(model, variables, grads, recorded, opt_state, key=update_key)
+            return optimizer.step(
+                model, variables, grads, recorded, opt_state, key=update_key
+            )
 
-        new_carry = lax.cond(jnp.sum(mask) > 0, update, lambda _: (variables, opt_state), None)
+        new_carry = lax.cond(
+            jnp.sum(mask) > 0, update, lambda _: (variables, opt_state), None
+        )
         return new_carry, loss_sum
 
     @jax.jit
@@ -72,7 +84,9 @@ def make_train_chunk(
     return train_chunk
 
 
-def make_eval_chunk(model: nn.Module, loss: Any) -> Callable[..., tuple[jax.Array, jax.Array]]:
+def make_eval_chunk(
+    model: nn.Module, loss: Any
+) -> Callable[..., tuple[jax.Array, jax.Array]]:
     """Build a jitted ``eval_chunk(variables, images, labels, mask, key)``.
 
     Returns the sums of per-sample losses and of correct predictions over

@@ -69,7 +69,11 @@ class BasicTraining:
         @jax.jit
         def init(key):
             variables = self.model.init({"params": key}, jnp.zeros(shape, jnp.float32))
-            return {name: variables[name] for name in ("params", "analog") if name in variables}
+            return {
+                name: variables[name]
+                for name in ("params", "analog")
+                if name in variables
+            }
 
         return init(key)
 

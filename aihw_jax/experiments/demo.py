@@ -40,7 +40,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m aihw_jax.experiments.demo",
         description="Train the documented 3-layer analog network on Fashion-MNIST.",
     )
-    parser.add_argument("--epochs", type=int, default=5, help="epochs to train (default 5)")
+    parser.add_argument(
+        "--epochs", type=int, default=5, help="epochs to train (default 5)"
+    )
     parser.add_argument(
         "--config",
         choices=("analog", "fp"),
@@ -54,9 +56,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="use only this many training and validation samples (default 0: all)",
     )
-    parser.add_argument("--device", default=None, help="'cpu' or 'gpu' (default: jax's)")
+    parser.add_argument(
+        "--device", default=None, help="'cpu' or 'gpu' (default: jax's)"
+    )
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
-    parser.add_argument("--json", default=None, help="write the epoch results to this file")
+    parser.add_argument(
+        "--json", default=None, help="write the epoch results to this file"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")

@@ -158,7 +158,10 @@ class AnalogLinear(nn.Module):
         weight_key, device_key = jax.random.split(key)
         bound = 1.0 / math.sqrt(self.in_features)
         matrix = jax.random.uniform(
-            weight_key, (self.out_features, self.in_features), minval=-bound, maxval=bound
+            weight_key,
+            (self.out_features, self.in_features),
+            minval=-bound,
+            maxval=bound,
         )
         weight = layout.split_matrix(matrix)
         real = jnp.asarray(layout.padding_mask())
@@ -166,7 +169,7 @@ class AnalogLinear(nn.Module):
             return {"weight": weight}
         grid = layout.grid
         keys = jax.random.split(device_key, grid[0] * grid[1]).reshape(grid)
-        init_tile = lambda k: devices.init(k, layout.tile_shape, self.config.device)  # noqa: E731
+        init_tile = lambda k: devices.init(k, layout.tile_shape, self.config.device)
         state = jax.vmap(jax.vmap(init_tile))(keys)
         state = jax.tree.map(lambda a: jnp.where(real, a, 0.0), state)
         state = state.replace(decay=jnp.where(real, state.decay, 1.0))
@@ -184,7 +187,9 @@ class AnalogLinear(nn.Module):
             )
         layout = self.layout
         analog = self.variable(
-            ANALOG_COLLECTION, "state", lambda: self._init_analog(self.make_rng("params"))
+            ANALOG_COLLECTION,
+            "state",
+            lambda: self._init_analog(self.make_rng("params")),
         ).value
         x_tiles = layout.split_inputs(x.astype(jnp.float32))
         self.sow(INPUTS_COLLECTION, "x", x_tiles)
@@ -194,21 +199,29 @@ class AnalogLinear(nn.Module):
             y_tiles = jnp.einsum("oirc,ibc->obr", analog["weight"], x_tiles)
         else:
             key = self.make_rng("noise")
-            y_tiles = analog_matmul(analog["weight"], x_tiles, key, forward_io, backward_io)
+            y_tiles = analog_matmul(
+                analog["weight"], x_tiles, key, forward_io, backward_io
+            )
         y = layout.join_outputs(y_tiles)
         y = self.perturb(PERTURBATION_NAME, y)
         if self.bias:
             bound = 1.0 / math.sqrt(self.in_features)
             b = self.param(
                 "bias",
-                lambda k: jax.random.uniform(k, (self.out_features,), minval=-bound, maxval=bound),
+                lambda k: jax.random.uniform(
+                    k, (self.out_features,), minval=-bound, maxval=bound
+                ),
             )
             y = y + b
         return y
 
-    def get_weights(self, variables: dict[str, Any]) -> tuple[jax.Array, jax.Array | None]:
+    def get_weights(
+        self, variables: dict[str, Any]
+    ) -> tuple[jax.Array, jax.Array | None]:
         """Return the logical ``[out, in]`` weight and the bias of this layer's variables."""
-        weight = self.layout.join_matrix(variables[ANALOG_COLLECTION]["state"]["weight"])
+        weight = self.layout.join_matrix(
+            variables[ANALOG_COLLECTION]["state"]["weight"]
+        )
         bias = variables.get("params", {}).get("bias")
         return weight, bias
 
@@ -255,7 +268,7 @@ def update_analog_state(
         return {**state, "weight": new}
 
     count = n_out * n_in
-    flat = lambda a: a.reshape(count, *a.shape[2:])  # noqa: E731
+    flat = lambda a: a.reshape(count, *a.shape[2:])
     update_key, maintenance_key = jax.random.split(key)
     new = tile_update.pulsed_update_tiles(
         flat(weight),

@@ -42,7 +42,9 @@ class Linear(nn.Module):
         bound = 1.0 / math.sqrt(self.in_features)
 
         def uniform(shape):
-            return lambda key: jax.random.uniform(key, shape, minval=-bound, maxval=bound)
+            return lambda key: jax.random.uniform(
+                key, shape, minval=-bound, maxval=bound
+            )
 
         weight = self.param("weight", uniform((self.out_features, self.in_features)))
         y = x @ weight.T

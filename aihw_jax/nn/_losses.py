@@ -30,7 +30,9 @@ class NLLLoss(_Loss):
     """Negative log-likelihood of integer targets, given log-probabilities."""
 
     def per_sample(self, output: jax.Array, target: jax.Array) -> jax.Array:
-        return -jnp.take_along_axis(output, target[:, None].astype(jnp.int32), axis=-1)[:, 0]
+        return -jnp.take_along_axis(output, target[:, None].astype(jnp.int32), axis=-1)[
+            :, 0
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +40,9 @@ class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of integer targets, given logits."""
 
     def per_sample(self, output: jax.Array, target: jax.Array) -> jax.Array:
-        return optax.softmax_cross_entropy_with_integer_labels(output, target.astype(jnp.int32))
+        return optax.softmax_cross_entropy_with_integer_labels(
+            output, target.astype(jnp.int32)
+        )
 
 
 @dataclasses.dataclass(frozen=True)

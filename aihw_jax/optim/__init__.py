@@ -2,6 +2,8 @@
 
 from aihw_jax.optim._analog_sgd import (
     AnalogSGD as AnalogSGD,
+)
+from aihw_jax.optim._analog_sgd import (
     AnalogSGDState as AnalogSGDState,
 )
 

@@ -13,7 +13,6 @@ import optax
 from aihw_jax.errors import ConfigError
 from aihw_jax.nn._analog_linear import (
     ANALOG_COLLECTION,
-    INPUTS_COLLECTION,
     PERTURBATION_NAME,
     update_analog_state,
 )
@@ -73,7 +72,9 @@ class AnalogSGD:
             if isinstance(value, jax.core.Tracer):
                 continue
             if isinstance(value, (str, bool)) or not float(value) >= 0.0:
-                raise ConfigError(f"`AnalogSGD.{name}` must be a number >= 0, got {value!r}.")
+                raise ConfigError(
+                    f"`AnalogSGD.{name}` must be a number >= 0, got {value!r}."
+                )
         if self.update_method not in ("sequential", "summed"):
             raise ConfigError(
                 "`AnalogSGD.update_method` must be 'sequential' or 'summed', "
@@ -142,4 +143,3 @@ class AnalogSGD:
             analog = _replace(analog, (*path, "state"), new_state)
         new_variables[ANALOG_COLLECTION] = analog
         return new_variables, AnalogSGDState(digital_state)
-

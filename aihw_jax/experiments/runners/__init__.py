@@ -2,6 +2,8 @@
 
 from aihw_jax.experiments.runners._local import (
     LocalRunner as LocalRunner,
+)
+from aihw_jax.experiments.runners._local import (
     run_local as run_local,
 )
 

@@ -41,7 +41,9 @@ def resolve_device(device: Any) -> jax.Device:
                 f"`device`={device!r} is not available here ({error}); use 'cpu', or "
                 "install jax with GPU support (see the README)."
             ) from error
-    raise ConfigError(f"`device` must be None, 'cpu', 'gpu' or a jax Device, got {device!r}.")
+    raise ConfigError(
+        f"`device` must be None, 'cpu', 'gpu' or a jax Device, got {device!r}."
+    )
 
 
 def _batches(
@@ -71,7 +73,9 @@ class _Progress:
         filled = int(width * done / max(self.total, 1))
         elapsed = time.perf_counter() - self.start
         bar = "#" * filled + "-" * (width - filled)
-        sys.stdout.write(f"\r{self.label} [{bar}] {done}/{self.total} batches {elapsed:5.1f}s")
+        sys.stdout.write(
+            f"\r{self.label} [{bar}] {done}/{self.total} batches {elapsed:5.1f}s"
+        )
         sys.stdout.flush()
 
     def close(self) -> None:
@@ -87,7 +91,9 @@ def _load(experiment: BasicTraining, dataset_root: Any, max_elements: int) -> tu
         images, labels = dataset.load(split, root=dataset_root)
         if max_elements > 0:
             images, labels = images[:max_elements], labels[:max_elements]
-        splits.append((jnp.asarray(dataset.normalize(images)), jnp.asarray(labels, jnp.int32)))
+        splits.append(
+            (jnp.asarray(dataset.normalize(images)), jnp.asarray(labels, jnp.int32))
+        )
     return splits
 
 
@@ -104,7 +110,9 @@ def _evaluate(eval_chunk, variables, images, labels, key) -> tuple[float, float]
             x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
             y = jnp.concatenate([y, jnp.zeros(pad, y.dtype)])
             mask = jnp.concatenate([mask, jnp.zeros(pad, jnp.float32)])
-        batch_loss, batch_correct = eval_chunk(variables, x, y, mask, jax.random.fold_in(key, index))
+        batch_loss, batch_correct = eval_chunk(
+            variables, x, y, mask, jax.random.fold_in(key, index)
+        )
         loss_sum += float(batch_loss)
         correct += float(batch_correct)
     return loss_sum / count, correct / count
@@ -121,7 +129,11 @@ def _train_epoch(train_chunk, carry, images, labels, experiment, rng, key, progr
         chunk_order[: stop - start] = order[start:stop]
         chunk_mask[: stop - start] = mask[start:stop]
         carry, losses = train_chunk(
-            carry, images, labels, jnp.asarray(chunk_order), jnp.asarray(chunk_mask),
+            carry,
+            images,
+            labels,
+            jnp.asarray(chunk_order),
+            jnp.asarray(chunk_mask),
             jax.random.fold_in(key, index),
         )
         loss_sum += float(jnp.sum(losses))
@@ -158,9 +170,17 @@ def run_local(
         the msgpack envelope, loadable with ``experiment.load_weights``.
     """
     if not isinstance(experiment, BasicTraining):
-        raise ConfigError(f"run_local expects a BasicTraining, got {type(experiment).__name__}.")
-    if isinstance(max_elements, bool) or not isinstance(max_elements, int) or max_elements < 0:
-        raise ConfigError(f"`max_elements` must be an integer >= 0, got {max_elements!r}.")
+        raise ConfigError(
+            f"run_local expects a BasicTraining, got {type(experiment).__name__}."
+        )
+    if (
+        isinstance(max_elements, bool)
+        or not isinstance(max_elements, int)
+        or max_elements < 0
+    ):
+        raise ConfigError(
+            f"`max_elements` must be an integer >= 0, got {max_elements!r}."
+        )
     target = resolve_device(device)
     with jax.default_device(target):
         return _run(experiment, seed, dataset_root, max_elements, stdout)
@@ -183,8 +203,14 @@ def _run(experiment, seed, dataset_root, max_elements, stdout) -> dict[str, Any]
         steps = math.ceil(train_x.shape[0] / experiment.batch_size)
         progress = _Progress(steps, f"Epoch {epoch}/{experiment.epochs}", stdout)
         carry, train_loss = _train_epoch(
-            train_chunk, carry, train_x, train_y, experiment, rng,
-            jax.random.fold_in(train_key, epoch), progress,
+            train_chunk,
+            carry,
+            train_x,
+            train_y,
+            experiment,
+            rng,
+            jax.random.fold_in(train_key, epoch),
+            progress,
         )
         progress.close()
         valid_loss, accuracy = _evaluate(

@@ -46,7 +46,9 @@ def granularity(params: PulsedDevice) -> jax.Array:
     return jnp.asarray(params.dw_min, jnp.float32)
 
 
-def init(key: jax.Array, shape: tuple[int, int], params: PulsedDevice) -> PulsedDeviceState:
+def init(
+    key: jax.Array, shape: tuple[int, int], params: PulsedDevice
+) -> PulsedDeviceState:
     """Draw the device-to-device values of a tile of ``shape`` cross-points.
 
     Follows aihwkit's construction: Gaussian spreads of the bounds, of the
@@ -92,10 +94,14 @@ def init(key: jax.Array, shape: tuple[int, int], params: PulsedDevice) -> Pulsed
     dw_up = jnp.where(corrupt, 0.0, dw_up)
     dw_down = jnp.where(corrupt, 0.0, dw_down)
 
-    diffusion_rate = jnp.abs(params.diffusion * (1.0 + params.diffusion_dtod * gauss(6)))
+    diffusion_rate = jnp.abs(
+        params.diffusion * (1.0 + params.diffusion_dtod * gauss(6))
+    )
     reset_bias = params.reset + params.reset_dtod * gauss(7)
     lifetime = params.lifetime * (1.0 + params.lifetime_dtod * gauss(8))
-    decay = jnp.where(lifetime > 1.0, 1.0 - 1.0 / jnp.where(lifetime > 1.0, lifetime, 2.0), 0.0)
+    decay = jnp.where(
+        lifetime > 1.0, 1.0 - 1.0 / jnp.where(lifetime > 1.0, lifetime, 2.0), 0.0
+    )
     decay = jnp.where(params.lifetime > 0, decay, 1.0)
     return PulsedDeviceState(
         w_min=b_min,
@@ -143,9 +149,10 @@ def post_update(
     """Apply diffusion and then decay, once per mini-batch, as aihwkit orders them."""
     if not _static.is_zero(params.diffusion):
         noise = jax.random.normal(key, weight.shape, weight.dtype)
-        weight = jnp.clip(weight + state.diffusion_rate * noise, state.w_min, state.w_max)
+        weight = jnp.clip(
+            weight + state.diffusion_rate * noise, state.w_min, state.w_max
+        )
     if not _static.is_zero(params.lifetime):
         decayed = state.reset_bias + state.decay * (weight - state.reset_bias)
         weight = jnp.clip(decayed, state.w_min, state.w_max)
     return weight
-

@@ -92,7 +92,10 @@ class TileLayout:
         rows = self.tile_shape[0]
         flat = jnp.moveaxis(tiles, 0, -2).reshape(*tiles.shape[1:-1], -1)
         position = np.concatenate(
-            [index * rows + np.arange(length) for index, (_, length) in enumerate(self.out_parts)]
+            [
+                index * rows + np.arange(length)
+                for index, (_, length) in enumerate(self.out_parts)
+            ]
         )
         return flat[..., position]
 
@@ -106,7 +109,10 @@ class TileLayout:
         """Tiles ``[n_out, n_in, rows, columns]`` back to the ``[out, in]`` matrix."""
         blocks = [
             jnp.concatenate(
-                [tiles[o, i, :out_len, :in_len] for i, (_, in_len) in enumerate(self.in_parts)],
+                [
+                    tiles[o, i, :out_len, :in_len]
+                    for i, (_, in_len) in enumerate(self.in_parts)
+                ],
                 axis=1,
             )
             for o, (_, out_len) in enumerate(self.out_parts)

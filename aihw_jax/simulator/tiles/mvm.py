@@ -13,7 +13,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from aihw_jax.simulator import _static
@@ -34,9 +33,7 @@ OUT_BOUND_MASK_FRACTION = 0.999
 """Outputs at or above this fraction of the output bound get no gradient."""
 
 # Stream ids for ``jax.random.fold_in``: one per noise source of a pass.
-_INPUT_ROUNDING, _INPUT_NOISE, _WEIGHT_NOISE, _OUTPUT_NOISE, _OUTPUT_ROUNDING = range(
-    5
-)
+_INPUT_ROUNDING, _INPUT_NOISE, _WEIGHT_NOISE, _OUTPUT_NOISE, _OUTPUT_ROUNDING = range(5)
 
 
 def forward(
@@ -228,9 +225,7 @@ def input_step(io: IOParameters) -> jax.Array:
     return quantization_step(io.inp_res, io.inp_bound)
 
 
-def _quantize(
-    v: jax.Array, step: jax.Array, key: jax.Array | None
-) -> jax.Array:
+def _quantize(v: jax.Array, step: jax.Array, key: jax.Array | None) -> jax.Array:
     """Round ``v`` to the grid ``step * k`` (half to even), stochastically if keyed."""
     safe_step = jnp.where(step > 0, step, 1.0)
     scaled = v / safe_step
@@ -246,10 +241,9 @@ def _clip(v: jax.Array, bound: jax.Array | float) -> jax.Array:
     return jnp.where(bound > 0, jnp.clip(v, -bound, bound), v)
 
 
-
 def max_bound_management_passes(io: IOParameters) -> int:
     """Static upper bound on the passes: reductions 1, 2, 4, ... past max_bm_factor."""
-    return int(math.floor(math.log2(io.max_bm_factor))) + 2
+    return math.floor(math.log2(io.max_bm_factor)) + 2
 
 
 def _bound_managed_passes(
@@ -326,7 +320,9 @@ def _analog_pass(
     if not _static.is_zero(io.out_noise):
         noise_key = jax.random.fold_in(key, _OUTPUT_NOISE)
         y = y + io.out_noise * jax.random.normal(noise_key, y.shape, y.dtype)
-    rounding_key = jax.random.fold_in(key, _OUTPUT_ROUNDING) if io.out_sto_round else None
+    rounding_key = (
+        jax.random.fold_in(key, _OUTPUT_ROUNDING) if io.out_sto_round else None
+    )
     y = _quantize(y, quantization_step(io.out_res, io.out_bound), rounding_key)
     bound = jnp.asarray(io.out_bound, y.dtype)
     over = y > bound
@@ -338,7 +334,9 @@ def _analog_pass(
 
 def _prepare_input(v: jax.Array, io: IOParameters, key: jax.Array) -> jax.Array:
     """DAC: quantise, clip to the input bound, add input noise and asymmetry."""
-    rounding_key = jax.random.fold_in(key, _INPUT_ROUNDING) if io.inp_sto_round else None
+    rounding_key = (
+        jax.random.fold_in(key, _INPUT_ROUNDING) if io.inp_sto_round else None
+    )
     v = _quantize(v, input_step(io), rounding_key)
     v = _clip(v, io.inp_bound)
     if not _static.is_zero(io.inp_noise):

@@ -111,7 +111,11 @@ def train_lengths(
     safe_d = jnp.where(active, d_scaled, 1.0)
     scale_d = jnp.where(active, base * jnp.sqrt(safe_x / safe_d), 0.0)
     scale_x = jnp.where(active, base * jnp.sqrt(safe_d / safe_x), 0.0)
-    return bl.astype(jnp.int32), jnp.abs(x) * scale_x[:, None], jnp.abs(d) * scale_d[:, None]
+    return (
+        bl.astype(jnp.int32),
+        jnp.abs(x) * scale_x[:, None],
+        jnp.abs(d) * scale_d[:, None],
+    )
 
 
 def _quantize_probabilities(
@@ -152,26 +156,18 @@ def plan_pulses(
 
 
 def _fires(
-    seed: jax.Array,
-    p: jax.Array,
-    sample: jax.Array,
-    slot: jax.Array,
-    slots: int,
-    lines: jax.Array | None = None,
-    n_lines: int | None = None,
+    seed: jax.Array, p: jax.Array, sample: jax.Array, slot: jax.Array, slots: int
 ) -> jax.Array:
     """Whether each line fires in slot ``slot`` of sample ``sample``.
 
     ``p`` is ``[..., n]`` with the leading shape of ``sample`` and ``slot``.
-    ``lines`` names the lines of ``p`` among the ``n_lines`` of the tile side
-    (default: all, in order); the draw for (sample, slot, line) is the same
-    wherever it is evaluated.
+    The draw of a (sample, slot, line) triple does not depend on which other
+    triples are evaluated with it, so the sequential and the summed update
+    see the same pulses.
     """
-    if lines is None:
-        n_lines = p.shape[-1]
-        lines = jnp.arange(n_lines)
+    n = p.shape[-1]
     base = sample.astype(jnp.uint32) * jnp.uint32(slots) + slot.astype(jnp.uint32)
-    counter = base[..., None] * jnp.uint32(n_lines) + lines.astype(jnp.uint32)
+    counter = base[..., None] * jnp.uint32(n) + jnp.arange(n, dtype=jnp.uint32)
     return _random.uniform(seed, counter) < p
 
 
@@ -218,7 +214,9 @@ def _slot_matrices(
     """
     ends = jnp.cumsum(plan.bl)
     slot = jnp.arange(capacity, dtype=jnp.int32)
-    sample = jnp.minimum(jnp.searchsorted(ends, slot, side="right"), plan.bl.shape[0] - 1)
+    sample = jnp.minimum(
+        jnp.searchsorted(ends, slot, side="right"), plan.bl.shape[0] - 1
+    )
     start = ends[sample] - plan.bl[sample]
     valid = (slot < ends[-1])[:, None]
     t = slot - start
@@ -226,7 +224,7 @@ def _slot_matrices(
     d_fired = _fires(plan.d_seed, plan.p_d[sample], sample, t, slots) & valid
     x_neg = plan.x_negative[sample]
     d_neg = plan.d_negative[sample]
-    as_float = lambda mask: mask.astype(jnp.float32)  # noqa: E731
+    as_float = lambda mask: mask.astype(jnp.float32)
     return (
         as_float(x_fired & ~x_neg),
         as_float(x_fired & x_neg),
@@ -262,9 +260,13 @@ def _summed_apply(
     spread = jnp.sqrt(up * state.dw_up**2 + down * state.dw_down**2)
     out_size, in_size = weight.shape
     seed = _random.seed_words(jax.random.fold_in(key, _SUM_NOISE))
-    counter = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(out_size, in_size)
+    counter = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(
+        out_size, in_size
+    )
     noise = _random.binomial_normal(seed, counter)
-    change = up * state.dw_up - down * state.dw_down + device.dw_min_std * spread * noise
+    change = (
+        up * state.dw_up - down * state.dw_down + device.dw_min_std * spread * noise
+    )
     return jnp.clip(weight + change, state.w_min, state.w_max)
 
 
@@ -290,7 +292,6 @@ def sequential_update(
         device: device parameters.
     """
     out_size, in_size = weight.shape
-    x_words, d_words = trains
     noise_seed = _random.seed_words(plan.noise_key)
     size = jnp.uint32(out_size * in_size)
     batch = plan.bl.shape[0]
@@ -329,14 +330,20 @@ def _deterministic_update(
     bl, p_x, p_d = train_lengths(x, d, lr, devices.granularity(device), params)
     blf = bl.astype(jnp.float32)[:, None]
     if params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT:
-        factor_x = jnp.clip(_quantize_probabilities(p_x, params.x_res_implicit, False, None), 0, 1)
-        factor_d = jnp.clip(_quantize_probabilities(p_d, params.d_res_implicit, False, None), 0, 1)
+        factor_x = jnp.clip(
+            _quantize_probabilities(p_x, params.x_res_implicit, False, None), 0, 1
+        )
+        factor_d = jnp.clip(
+            _quantize_probabilities(p_d, params.d_res_implicit, False, None), 0, 1
+        )
     else:
         factor_x = jnp.clip(jnp.round(blf * p_x), 0.0, blf)
         factor_d = jnp.clip(jnp.round(blf * p_d), 0.0, blf)
     out_size, in_size = weight.shape
     noise_seed = _random.seed_words(jax.random.fold_in(key, _STEP_NOISE))
-    cross_points = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(out_size, in_size)
+    cross_points = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(
+        out_size, in_size
+    )
 
     def apply_sample(weight, inputs):
         index, bl_b, f_x, f_d, x_neg, d_neg = inputs
@@ -346,7 +353,9 @@ def _deterministic_update(
         else:
             count = jnp.round(product / jnp.where(bl_b > 0, bl_b, 1.0))
         up = d_neg[:, None] != x_neg[None, :]
-        counter = cross_points + index.astype(jnp.uint32) * jnp.uint32(out_size * in_size)
+        counter = cross_points + index.astype(jnp.uint32) * jnp.uint32(
+            out_size * in_size
+        )
         noise = _random.binomial_normal(noise_seed, counter)
         return devices.apply_pulses(weight, state, count, up, noise, device), None
 
@@ -390,8 +399,15 @@ def pulsed_update(
         The new weights.
     """
     new = pulsed_update_tiles(
-        weight[None], jax.tree.map(lambda a: a[None], state), x[None], d[None],
-        lr, device, params, key=key, method=method,
+        weight[None],
+        jax.tree.map(lambda a: a[None], state),
+        x[None],
+        d[None],
+        lr,
+        device,
+        params,
+        key=key,
+        method=method,
     )
     return new[0]
 
@@ -414,9 +430,7 @@ def pulsed_update_tiles(
     :func:`pulsed_update`.
     """
     if method not in ("sequential", "summed"):
-        raise ValueError(
-            f"`method` must be 'sequential' or 'summed', got {method!r}."
-        )
+        raise ValueError(f"`method` must be 'sequential' or 'summed', got {method!r}.")
     if params.pulse_type is PulseType.NONE:
         return weights - lr * jnp.einsum("tbo,tbi->toi", d, x)
     keys = jax.random.split(key, weights.shape[0])
