@@ -59,9 +59,9 @@ def test_experiment_rejects_non_module_model():
 
 
 def test_short_last_batch_counts_per_sample(capsys):
-    # 100 samples in batches of 64 and 36. With a learning rate too small to
-    # change anything, the reported loss must be the mean of all 100
-    # per-sample losses; the mean of the two batch means would differ.
+    # 100 samples make batches of 64 and 36. The learning rate is too small
+    # to change anything, so the reported loss must be the mean of all 100
+    # per-sample losses. The mean of the two batch means would differ.
     model = _small_model(FloatingPointRPUConfig())
     experiment = BasicTraining(
         dataset=FashionMNIST, model=model, epochs=1, learning_rate=1e-12

@@ -86,7 +86,7 @@ def test_positive_x_times_d_decreases_weight(key):
 
 
 def test_pulses_per_sample_never_exceed_desired_bl(key):
-    # Every sample asks for 50 pulses; at most 31 can be given, each of at
+    # Every sample requires 50 pulses, but at most 31 are given, each of at
     # most 0.001 * (1 + 0.3 * 5.66) under the bounded step noise.
     x = jnp.ones((1, 3))
     d = -jnp.ones((1, 2))
@@ -129,7 +129,8 @@ def test_device_to_device_spread(key):
     assert float(jnp.mean(state.w_max)) == pytest.approx(0.6, abs=0.005)
     assert float(jnp.std(state.w_max)) == pytest.approx(0.18, rel=0.03)
     assert float(jnp.mean(state.w_min)) == pytest.approx(-0.6, abs=0.005)
-    assert bool(jnp.all(state.dw_up > 0)) and bool(jnp.all(state.w_min <= 0))
+    assert bool(jnp.all(state.dw_up > 0))
+    assert bool(jnp.all(state.w_min <= 0))
     asymmetry = (np.asarray(state.dw_up) - np.asarray(state.dw_down)) / 0.001
     # up - down = 2 * up_down_dtod * xi: std 0.02 steps.
     assert asymmetry.std() == pytest.approx(0.02, rel=0.03)

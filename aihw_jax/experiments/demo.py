@@ -23,7 +23,7 @@ __all__ = ["documented_model", "main"]
 
 
 def documented_model(rpu_config=None) -> AnalogSequential:
-    """The 3-layer network of aihwkit's training-experiment example."""
+    """Build the 3-layer network of aihwkit's training-experiment example."""
     return AnalogSequential(
         Flatten(),
         AnalogLinear(784, 256, rpu_config=rpu_config),

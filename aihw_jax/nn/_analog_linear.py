@@ -59,9 +59,10 @@ def analog_matmul(
 
     Returns:
         ``[n_out, batch, rows]``. Its gradient with respect to ``x_tiles`` is
-        the noisy transposed MVM of the incoming error, where the error of
-        every output at the output bound is set to zero; there is no
-        gradient with respect to the weights (pulsed updates replace it).
+        the noisy transposed MVM of the incoming error, after the error of
+        every output at the output bound is set to zero. There is no
+        gradient with respect to the weights, because pulsed updates
+        replace it.
     """
     y, _ = _forward(weights, x_tiles, key, forward_io)
     return y
@@ -105,10 +106,10 @@ analog_matmul.defvjp(_analog_matmul_fwd, _analog_matmul_bwd)
 class AnalogLinear(nn.Module):
     """Fully connected layer ``y = W x + b`` whose ``W x`` runs on analog tiles.
 
-    Like aihwkit's ``AnalogLinear``: without an ``rpu_config`` it gets
-    ``SingleRPUConfig()`` (constant-step devices, noisy periphery, pulsed
-    update); the bias is digital; a layer larger than the mapping's maximum
-    tile size is split into tiles, each with its own periphery. Initial
+    As in aihwkit, a layer without an ``rpu_config`` gets
+    ``SingleRPUConfig()``: constant-step devices, noisy periphery and the
+    pulsed update. The bias is digital. A layer larger than the mapping's
+    maximum tile size is split into tiles, each with its own periphery. Initial
     weights and bias follow torch's ``Linear`` (uniform within
     ``1/sqrt(in_features)``), clipped to the device bounds.
 
