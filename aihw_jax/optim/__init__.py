@@ -2,8 +2,6 @@
 
 from aihw_jax.optim._analog_sgd import (
     AnalogSGD as AnalogSGD,
-)
-from aihw_jax.optim._analog_sgd import (
     AnalogSGDState as AnalogSGDState,
 )
 

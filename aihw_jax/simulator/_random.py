@@ -27,6 +27,16 @@ def seed_words(key: jax.Array) -> jax.Array:
     return jax.random.bits(key, (2,), jnp.uint32)
 
 
+def fold_seed(seed: jax.Array, index: jax.Array) -> jax.Array:
+    """Derive the seed words of sub-stream ``index`` (e.g. one per sample).
+
+    Sub-streams keep counters small: a counter must stay below 2**32 within
+    its stream, or draws repeat.
+    """
+    index = jnp.asarray(index, jnp.uint32) * jnp.uint32(2)
+    return jnp.stack([hash_bits(seed, index), hash_bits(seed, index + 1)])
+
+
 def _finalize(h: jax.Array) -> jax.Array:
     h = h ^ (h >> 16)
     h = h * jnp.uint32(_M1)

@@ -2,8 +2,6 @@
 
 from aihw_jax.experiments.runners._local import (
     LocalRunner as LocalRunner,
-)
-from aihw_jax.experiments.runners._local import (
     run_local as run_local,
 )
 

@@ -2,35 +2,27 @@
 
 from aihw_jax.simulator.configs._rpu_config import (
     FloatingPointRPUConfig as FloatingPointRPUConfig,
-)
-from aihw_jax.simulator.configs._rpu_config import (
     SingleRPUConfig as SingleRPUConfig,
 )
 from aihw_jax.simulator.parameters.devices import (
     ConstantStepDevice as ConstantStepDevice,
-)
-from aihw_jax.simulator.parameters.devices import (
+    ExpStepDevice as ExpStepDevice,
     FloatingPointDevice as FloatingPointDevice,
-)
-from aihw_jax.simulator.parameters.devices import (
     IdealDevice as IdealDevice,
-)
-from aihw_jax.simulator.parameters.devices import (
+    LinearStepDevice as LinearStepDevice,
+    PiecewiseStepDevice as PiecewiseStepDevice,
+    PowStepDevice as PowStepDevice,
+    PowStepReferenceDevice as PowStepReferenceDevice,
     PulsedDevice as PulsedDevice,
+    SoftBoundsDevice as SoftBoundsDevice,
+    SoftBoundsPmaxDevice as SoftBoundsPmaxDevice,
+    SoftBoundsReferenceDevice as SoftBoundsReferenceDevice,
 )
 from aihw_jax.simulator.parameters.enums import (
     AnalogMVType as AnalogMVType,
-)
-from aihw_jax.simulator.parameters.enums import (
     BoundManagementType as BoundManagementType,
-)
-from aihw_jax.simulator.parameters.enums import (
     NoiseManagementType as NoiseManagementType,
-)
-from aihw_jax.simulator.parameters.enums import (
     PulseType as PulseType,
-)
-from aihw_jax.simulator.parameters.enums import (
     WeightNoiseType as WeightNoiseType,
 )
 from aihw_jax.simulator.parameters.io import IOParameters as IOParameters
@@ -41,15 +33,23 @@ __all__ = [
     "AnalogMVType",
     "BoundManagementType",
     "ConstantStepDevice",
+    "ExpStepDevice",
     "FloatingPointDevice",
     "FloatingPointRPUConfig",
     "IOParameters",
     "IdealDevice",
+    "LinearStepDevice",
     "MappingParameter",
     "NoiseManagementType",
+    "PiecewiseStepDevice",
+    "PowStepDevice",
+    "PowStepReferenceDevice",
     "PulseType",
     "PulsedDevice",
     "SingleRPUConfig",
+    "SoftBoundsDevice",
+    "SoftBoundsPmaxDevice",
+    "SoftBoundsReferenceDevice",
     "UpdateParameters",
     "WeightNoiseType",
 ]

@@ -2,18 +2,20 @@
 
 from aihw_jax.simulator.devices.pulsed import (
     PulsedDeviceState as PulsedDeviceState,
-)
-from aihw_jax.simulator.devices.pulsed import (
     apply_pulses as apply_pulses,
-)
-from aihw_jax.simulator.devices.pulsed import (
     granularity as granularity,
-)
-from aihw_jax.simulator.devices.pulsed import (
     init as init,
-)
-from aihw_jax.simulator.devices.pulsed import (
+    is_constant_step as is_constant_step,
     post_update as post_update,
 )
+from aihw_jax.simulator.devices.response import pulse_response as pulse_response
 
-__all__ = ["PulsedDeviceState", "apply_pulses", "granularity", "init", "post_update"]
+__all__ = [
+    "PulsedDeviceState",
+    "apply_pulses",
+    "granularity",
+    "init",
+    "is_constant_step",
+    "post_update",
+    "pulse_response",
+]

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from aihw_jax.simulator import _static
-from aihw_jax.simulator.parameters.devices import PulsedDevice
+from aihw_jax.simulator.devices import models
+from aihw_jax.simulator.parameters.devices import ConstantStepDevice, PulsedDevice
 
 __all__ = ["PulsedDeviceState", "apply_pulses", "granularity", "init", "post_update"]
 
@@ -36,14 +37,17 @@ class PulsedDeviceState:
     """Std of the diffusion step applied once per mini-batch."""
     reset_bias: jax.Array
     """Reset value, also the target of decay."""
+    hidden: dict = struct.field(default_factory=dict)
+    """Device-specific values, e.g. the slopes of soft-bounds devices."""
 
 
 def granularity(params: PulsedDevice) -> jax.Array:
     """Weight change ``epsilon`` that update management assumes for one pulse.
 
-    For the constant-step device it is the mean ``dw_min``, not a drawn value.
+    It comes from the mean parameters, not from drawn values: ``dw_min`` for
+    the constant-step device.
     """
-    return jnp.asarray(params.dw_min, jnp.float32)
+    return models.granularity(params)
 
 
 def init(
@@ -55,6 +59,7 @@ def init(
     step gain and of the up/down asymmetry, consistency enforcement, stuck
     (corrupt) devices, and the decay, diffusion and reset draws.
     """
+    params = models.resolve(params)
     if params.construction_seed:
         key = jax.random.key(params.construction_seed)
     keys = jax.random.split(key, 10)
@@ -103,15 +108,22 @@ def init(
         lifetime > 1.0, 1.0 - 1.0 / jnp.where(lifetime > 1.0, lifetime, 2.0), 0.0
     )
     decay = jnp.where(params.lifetime > 0, decay, 1.0)
-    return PulsedDeviceState(
-        w_min=b_min,
-        w_max=b_max,
-        dw_up=dw_up,
-        dw_down=dw_down,
-        decay=decay,
-        diffusion_rate=diffusion_rate,
-        reset_bias=reset_bias,
-    )
+    common = {
+        "w_min": b_min,
+        "w_max": b_max,
+        "dw_up": dw_up,
+        "dw_down": dw_down,
+        "decay": decay,
+        "diffusion_rate": diffusion_rate,
+        "reset_bias": reset_bias,
+    }
+    common, hidden = models.init_hidden(keys[9], shape, params, common)
+    return PulsedDeviceState(**common, hidden=hidden)
+
+
+def is_constant_step(params: PulsedDevice) -> bool:
+    """True if the step does not depend on the weight (pulses can be merged)."""
+    return type(params) in (PulsedDevice, ConstantStepDevice)
 
 
 def apply_pulses(
@@ -119,25 +131,39 @@ def apply_pulses(
     state: PulsedDeviceState,
     count: jax.Array,
     up: jax.Array,
-    noise: jax.Array,
+    noise,
     params: PulsedDevice,
 ) -> jax.Array:
-    """Apply ``count`` pulses per cross-point, all up or all down, then clip.
+    """Apply ``count`` pulses per cross-point, all up or all down.
 
-    ``n`` pulses of one direction move the weight by ``n * dw`` plus
-    cycle-to-cycle noise of std ``dw_min_std * dw * sqrt(n)``, which is the
-    sum of ``n`` independent per-pulse noises; ``noise`` holds one standard
-    normal draw per cross-point.
+    ``noise(k)`` returns the standard-normal cycle-to-cycle draws of pulse
+    ``k`` of every cross-point. Cross-points without pulses keep their
+    weight. For the constant-step device, ``n`` pulses of one direction move
+    the weight by ``n * dw`` plus noise of std ``dw_min_std * dw * sqrt(n)``
+    (the sum of the ``n`` per-pulse noises, drawn at once with ``noise(0)``),
+    followed by one clip. Other devices take one pulse at a time, since their
+    step depends on the weight.
 
     NOTE: clipping once after the ``n`` pulses equals clipping after each
     pulse as long as every single step keeps its sign, i.e. unless a
     cycle-to-cycle draw falls below ``-1 / dw_min_std`` (3.3 sigma for the
     default 0.3), where one pulse would move the weight backwards.
     """
-    count = count.astype(weight.dtype)
+    if not is_constant_step(params):
+        return _apply_one_by_one(weight, state, count, up, noise, params)
+    count_f = count.astype(weight.dtype)
     step = jnp.where(up, state.dw_up, -state.dw_down)
-    change = step * (count + params.dw_min_std * jnp.sqrt(count) * noise)
-    return jnp.clip(weight + change, state.w_min, state.w_max)
+    change = step * (count_f + params.dw_min_std * jnp.sqrt(count_f) * noise(0))
+    new = jnp.clip(weight + change, state.w_min, state.w_max)
+    return jnp.where(count > 0, new, weight)
+
+
+def _apply_one_by_one(weight, state, count, up, noise, params) -> jax.Array:
+    def one_pulse(k, weight):
+        new = models.pulse_once(weight, state, up, noise(k), params)
+        return jnp.where(k < count, new, weight)
+
+    return jax.lax.fori_loop(0, jnp.max(count), one_pulse, weight)
 
 
 def post_update(

@@ -2,11 +2,7 @@
 
 from aihw_jax.simulator.tiles.mvm import (
     backward as backward,
-)
-from aihw_jax.simulator.tiles.mvm import (
     forward as forward,
-)
-from aihw_jax.simulator.tiles.mvm import (
     forward_with_mask as forward_with_mask,
 )
 

@@ -307,10 +307,13 @@ def sequential_update(
         both = d_word[:, None, :] & x_word[None, :, :]
         count = jnp.sum(lax.population_count(both), axis=-1, dtype=jnp.int32)
         up = d_neg[:, None] != x_neg[None, :]
-        counter = cross_points + index.astype(jnp.uint32) * size
-        noise = _random.binomial_normal(noise_seed, counter)
-        new = devices.apply_pulses(weight, state, count, up, noise, device)
-        return jnp.where(count > 0, new, weight), None
+        sample_seed = _random.fold_seed(noise_seed, index)
+
+        def noise(k):
+            counter = jnp.asarray(k, jnp.uint32) * size + cross_points
+            return _random.binomial_normal(sample_seed, counter)
+
+        return devices.apply_pulses(weight, state, count, up, noise, device), None
 
     weight, _ = lax.scan(apply_sample, weight, (indices, *trains, *signs))
     return weight
@@ -353,10 +356,14 @@ def _deterministic_update(
         else:
             count = jnp.round(product / jnp.where(bl_b > 0, bl_b, 1.0))
         up = d_neg[:, None] != x_neg[None, :]
-        counter = cross_points + index.astype(jnp.uint32) * jnp.uint32(
-            out_size * in_size
-        )
-        noise = _random.binomial_normal(noise_seed, counter)
+        size = jnp.uint32(out_size * in_size)
+        sample_seed = _random.fold_seed(noise_seed, index)
+
+        def noise(k):
+            counter = jnp.asarray(k, jnp.uint32) * size + cross_points
+            return _random.binomial_normal(sample_seed, counter)
+
+        count = count.astype(jnp.int32)
         return devices.apply_pulses(weight, state, count, up, noise, device), None
 
     indices = jnp.arange(x.shape[0], dtype=jnp.int32)
@@ -433,6 +440,12 @@ def pulsed_update_tiles(
         raise ValueError(f"`method` must be 'sequential' or 'summed', got {method!r}.")
     if params.pulse_type is PulseType.NONE:
         return weights - lr * jnp.einsum("tbo,tbi->toi", d, x)
+    if method == "summed" and not devices.is_constant_step(device):
+        raise ValueError(
+            f"`method`='summed' needs a constant-step device, got "
+            f"{type(device).__name__}, whose step depends on the weight; use "
+            "'sequential'."
+        )
     keys = jax.random.split(key, weights.shape[0])
     if params.pulse_type in (PulseType.DETERMINISTIC_IMPLICIT, PulseType.MEAN_COUNT):
         return jax.vmap(
