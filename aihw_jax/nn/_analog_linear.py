@@ -200,9 +200,10 @@ class AnalogLinear(nn.Module):
             y_tiles = jnp.einsum("oirc,ibc->obr", analog["weight"], x_tiles)
         else:
             key = self.make_rng("noise")
-            y_tiles = analog_matmul(
-                analog["weight"], x_tiles, key, forward_io, backward_io
-            )
+            weight = analog["weight"]
+            if "device" in analog:
+                weight = devices.apparent_weight(weight, analog["device"])
+            y_tiles = analog_matmul(weight, x_tiles, key, forward_io, backward_io)
         y = layout.join_outputs(y_tiles)
         y = self.perturb(PERTURBATION_NAME, y)
         if self.bias:
@@ -219,10 +220,15 @@ class AnalogLinear(nn.Module):
     def get_weights(
         self, variables: dict[str, Any]
     ) -> tuple[jax.Array, jax.Array | None]:
-        """Return the logical ``[out, in]`` weight and the bias of this layer's variables."""
-        weight = self.layout.join_matrix(
-            variables[ANALOG_COLLECTION]["state"]["weight"]
-        )
+        """Return the logical ``[out, in]`` weight and the bias of this layer's variables.
+
+        The weight is the one the MVMs see, write noise included.
+        """
+        analog = variables[ANALOG_COLLECTION]["state"]
+        weight = analog["weight"]
+        if "device" in analog:
+            weight = devices.apparent_weight(weight, analog["device"])
+        weight = self.layout.join_matrix(weight)
         bias = variables.get("params", {}).get("bias")
         return weight, bias
 
@@ -271,9 +277,10 @@ def update_analog_state(
     count = n_out * n_in
     flat = lambda a: a.reshape(count, *a.shape[2:])
     update_key, maintenance_key = jax.random.split(key)
-    new = tile_update.pulsed_update_tiles(
+    device_state = state["device"]
+    new, pulsed = tile_update.pulsed_update_tiles(
         flat(weight),
-        jax.tree.map(flat, state["device"]),
+        jax.tree.map(flat, device_state),
         flat(xs),
         flat(ds),
         lr,
@@ -281,6 +288,15 @@ def update_analog_state(
         config.update,
         key=update_key,
         method=method,
-    ).reshape(weight.shape)
-    new = devices.post_update(new, state["device"], config.device, maintenance_key)
-    return {**state, "weight": new}
+        return_pulsed=True,
+    )
+    new = new.reshape(weight.shape)
+    touched = pulsed.reshape(weight.shape)
+    diffusion_key, noise_key = jax.random.split(maintenance_key)
+    new = devices.post_update(new, device_state, config.device, diffusion_key)
+    if devices.has_maintenance(config.device):
+        touched = jnp.ones_like(touched)
+    device_state = devices.redraw_write_noise(
+        device_state, touched, config.device, noise_key
+    )
+    return {**state, "weight": new, "device": device_state}

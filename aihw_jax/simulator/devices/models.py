@@ -12,7 +12,14 @@ import jax.numpy as jnp
 
 from aihw_jax.simulator.parameters import devices as p
 
-__all__ = ["granularity", "init_hidden", "pulse_once", "resolve"]
+__all__ = [
+    "granularity",
+    "has_write_noise",
+    "init_hidden",
+    "pulse_once",
+    "resolve",
+    "write_noise_std",
+]
 
 
 def resolve(params: p.PulsedDevice) -> p.PulsedDevice:
@@ -20,6 +27,20 @@ def resolve(params: p.PulsedDevice) -> p.PulsedDevice:
     if isinstance(params, p.SoftBoundsPmaxDevice):
         return params.as_soft_bounds()
     return params
+
+
+def has_write_noise(params: p.PulsedDevice) -> bool:
+    """True unless the device's write noise is concretely zero."""
+    value = getattr(params, "write_noise_std", 0.0)
+    if isinstance(value, jax.core.Tracer):
+        return True
+    return bool(jnp.any(jnp.asarray(value) != 0))
+
+
+def write_noise_std(params: p.PulsedDevice) -> jax.Array:
+    """Absolute std of the write noise: ``write_noise_std`` times the mean ``dw_min``."""
+    params = resolve(params)
+    return jnp.asarray(params.write_noise_std * params.dw_min, jnp.float32)
 
 
 def granularity(params: p.PulsedDevice) -> jax.Array:

@@ -16,7 +16,16 @@ from aihw_jax.simulator import _static
 from aihw_jax.simulator.devices import models
 from aihw_jax.simulator.parameters.devices import ConstantStepDevice, PulsedDevice
 
-__all__ = ["PulsedDeviceState", "apply_pulses", "granularity", "init", "post_update"]
+__all__ = [
+    "PulsedDeviceState",
+    "apparent_weight",
+    "apply_pulses",
+    "granularity",
+    "has_maintenance",
+    "init",
+    "post_update",
+    "redraw_write_noise",
+]
 
 
 @struct.dataclass
@@ -62,7 +71,7 @@ def init(
     params = models.resolve(params)
     if params.construction_seed:
         key = jax.random.key(params.construction_seed)
-    keys = jax.random.split(key, 10)
+    keys = jax.random.split(key, 11)
 
     def gauss(index: int) -> jax.Array:
         return jax.random.normal(keys[index], shape, jnp.float32)
@@ -118,7 +127,39 @@ def init(
         "reset_bias": reset_bias,
     }
     common, hidden = models.init_hidden(keys[9], shape, params, common)
+    if models.has_write_noise(params):
+        noise = models.write_noise_std(params) * gauss(10)
+        hidden["write_noise"] = (
+            noise if params.apply_write_noise_on_set else 0.0 * noise
+        )
     return PulsedDeviceState(**common, hidden=hidden)
+
+
+def apparent_weight(weight: jax.Array, state: PulsedDeviceState) -> jax.Array:
+    """The weight that the MVMs see: the device's weight plus its write noise.
+
+    Pulses, decay and diffusion act on ``weight`` itself (aihwkit's persistent
+    weight); the write noise is redrawn for every cross-point they touch.
+    """
+    return (
+        weight + state.hidden["write_noise"]
+        if "write_noise" in state.hidden
+        else weight
+    )
+
+
+def redraw_write_noise(
+    state: PulsedDeviceState, where: jax.Array, params: PulsedDevice, key: jax.Array
+) -> PulsedDeviceState:
+    """Draw new write noise for the cross-points selected by ``where``."""
+    if "write_noise" not in state.hidden:
+        return state
+    old = state.hidden["write_noise"]
+    fresh = models.write_noise_std(params) * jax.random.normal(
+        key, old.shape, old.dtype
+    )
+    hidden = {**state.hidden, "write_noise": jnp.where(where, fresh, old)}
+    return state.replace(hidden=hidden)
 
 
 def is_constant_step(params: PulsedDevice) -> bool:
@@ -164,6 +205,11 @@ def _apply_one_by_one(weight, state, count, up, noise, params) -> jax.Array:
         return jnp.where(k < count, new, weight)
 
     return jax.lax.fori_loop(0, jnp.max(count), one_pulse, weight)
+
+
+def has_maintenance(params: PulsedDevice) -> bool:
+    """True unless diffusion and decay are both concretely off."""
+    return not (_static.is_zero(params.diffusion) and _static.is_zero(params.lifetime))
 
 
 def post_update(

@@ -6,7 +6,11 @@ import jax
 import jax.numpy as jnp
 
 from aihw_jax.simulator.devices import models
-from aihw_jax.simulator.devices.pulsed import init
+from aihw_jax.simulator.devices.pulsed import (
+    apparent_weight,
+    init,
+    redraw_write_noise,
+)
 from aihw_jax.simulator.parameters.devices import PulsedDevice
 from aihw_jax.simulator.parameters.training import UpdateParameters
 from aihw_jax.simulator.tiles.update import pulsed_update
@@ -41,7 +45,8 @@ def pulse_response(
             at the mean lower bound ``w_min``.
 
     Returns:
-        ``[2 * n_pulses, n_devices]``: the weights after every pulse.
+        ``[2 * n_pulses, n_devices]``: the weights after every pulse, with
+        write noise where the device has it.
     """
     init_key, pulse_key = jax.random.split(key)
     state = init(init_key, (n_devices, 1), device)
@@ -53,11 +58,13 @@ def pulse_response(
     directions = jnp.concatenate([-jnp.ones(n_pulses), jnp.ones(n_pulses)])
     keys = jax.random.split(pulse_key, 2 * n_pulses)
 
-    def pulse(weight, inputs):
+    def pulse(carry, inputs):
+        weight, state = carry
         direction, step_key = inputs
+        update_key, noise_key = jax.random.split(step_key)
         d = jnp.full((1, n_devices), direction)
         # With unit x and d and lr = epsilon, both lines fire with certainty.
-        new = pulsed_update(
+        weight = pulsed_update(
             weight,
             state,
             jnp.ones((1, 1)),
@@ -65,9 +72,12 @@ def pulse_response(
             granularity,
             device,
             _SINGLE_PULSE,
-            key=step_key,
+            key=update_key,
         )
-        return new, new[:, 0]
+        state = redraw_write_noise(
+            state, jnp.ones(weight.shape, bool), device, noise_key
+        )
+        return (weight, state), apparent_weight(weight, state)[:, 0]
 
-    _, trace = jax.lax.scan(pulse, weight, (directions, keys))
+    _, trace = jax.lax.scan(pulse, (weight, state), (directions, keys))
     return trace

@@ -153,15 +153,6 @@ class ConstantStepDevice(PulsedDevice):
     """
 
 
-def _check_write_noise(device: PulsedDevice) -> None:
-    value = v._concrete(getattr(device, "write_noise_std", 0.0))
-    if value is not None and (value != 0).any():
-        raise ConfigError(
-            f"`{type(device).__name__}.write_noise_std`="
-            f"{device.write_noise_std!r} is not simulated by aihw_jax yet; set it to 0."
-        )
-
-
 @struct.dataclass
 class LinearStepDevice(PulsedDevice):
     """Pulsed device whose step shrinks linearly towards its bound.
@@ -187,7 +178,7 @@ class LinearStepDevice(PulsedDevice):
     mult_noise: bool = struct.field(pytree_node=False, default=True)
     """Scale the cycle-to-cycle noise with the state-dependent step."""
     write_noise_std: float = 0.0
-    """Std of the write noise, in units of ``dw_min`` (not simulated yet)."""
+    """Std of the write noise, in units of ``dw_min``."""
     apply_write_noise_on_set: bool = struct.field(pytree_node=False, default=True)
     """Draw write noise when weights are set."""
     reverse_up: bool = struct.field(pytree_node=False, default=False)
@@ -196,10 +187,6 @@ class LinearStepDevice(PulsedDevice):
     """Let the down step shrink towards the upper bound instead."""
     reverse_offset: float = 0.01
     """Offset of the reference used by ``reverse_up``/``reverse_down``."""
-
-    def check_support(self) -> None:
-        super().check_support()
-        _check_write_noise(self)
 
 
 @struct.dataclass
@@ -213,7 +200,7 @@ class SoftBoundsDevice(PulsedDevice):
     mult_noise: bool = struct.field(pytree_node=False, default=True)
     """Scale the cycle-to-cycle noise with the state-dependent step."""
     write_noise_std: float = 0.0
-    """Std of the write noise, in units of ``dw_min`` (not simulated yet)."""
+    """Std of the write noise, in units of ``dw_min``."""
     apply_write_noise_on_set: bool = struct.field(pytree_node=False, default=True)
     """Draw write noise when weights are set."""
     reverse_up: bool = struct.field(pytree_node=False, default=False)
@@ -222,10 +209,6 @@ class SoftBoundsDevice(PulsedDevice):
     """Let the down step shrink towards the upper bound instead."""
     reverse_offset: float = 0.01
     """Offset of the reference used by ``reverse_up``/``reverse_down``."""
-
-    def check_support(self) -> None:
-        super().check_support()
-        _check_write_noise(self)
 
 
 @struct.dataclass
@@ -275,7 +258,7 @@ class SoftBoundsReferenceDevice(PulsedDevice):
     mult_noise: bool = struct.field(pytree_node=False, default=False)
     """Scale the cycle-to-cycle noise with the state-dependent step."""
     write_noise_std: float = 0.0
-    """Std of the write noise, in units of ``dw_min`` (not simulated yet)."""
+    """Std of the write noise, in units of ``dw_min``."""
     apply_write_noise_on_set: bool = struct.field(pytree_node=False, default=True)
     """Draw write noise when weights are set."""
     slope_up_dtod: float = 0.0
@@ -288,10 +271,6 @@ class SoftBoundsReferenceDevice(PulsedDevice):
     """Device-to-device spread of the reference."""
     subtract_symmetry_point: bool = struct.field(pytree_node=False, default=False)
     """Add each device's symmetry point to its reference."""
-
-    def check_support(self) -> None:
-        super().check_support()
-        _check_write_noise(self)
 
 
 @struct.dataclass
@@ -321,13 +300,9 @@ class ExpStepDevice(PulsedDevice):
     dw_min_std_slope: float = 0.0
     """Cycle-to-cycle noise proportional to ``|w|`` (times ``dw_min_std``)."""
     write_noise_std: float = 0.0
-    """Std of the write noise, in units of ``dw_min`` (not simulated yet)."""
+    """Std of the write noise, in units of ``dw_min``."""
     apply_write_noise_on_set: bool = struct.field(pytree_node=False, default=True)
     """Draw write noise when weights are set."""
-
-    def check_support(self) -> None:
-        super().check_support()
-        _check_write_noise(self)
 
 
 @struct.dataclass
@@ -347,13 +322,9 @@ class PowStepDevice(PulsedDevice):
     pow_up_down_dtod: float = 0.0
     """Device-to-device spread of the exponent asymmetry."""
     write_noise_std: float = 0.0
-    """Std of the write noise, in units of ``dw_min`` (not simulated yet)."""
+    """Std of the write noise, in units of ``dw_min``."""
     apply_write_noise_on_set: bool = struct.field(pytree_node=False, default=True)
     """Draw write noise when weights are set."""
-
-    def check_support(self) -> None:
-        super().check_support()
-        _check_write_noise(self)
 
 
 @struct.dataclass
@@ -391,7 +362,7 @@ class PiecewiseStepDevice(PulsedDevice):
     piecewise_down: tuple[float, ...] = struct.field(pytree_node=False, default=(1.0,))
     """Down-step factors over the weight range."""
     write_noise_std: float = 0.0
-    """Std of the write noise, in units of ``dw_min`` (not simulated yet)."""
+    """Std of the write noise, in units of ``dw_min``."""
     apply_write_noise_on_set: bool = struct.field(pytree_node=False, default=True)
     """Draw write noise when weights are set."""
 
@@ -411,7 +382,3 @@ class PiecewiseStepDevice(PulsedDevice):
                 "`PiecewiseStepDevice.piecewise_up` and `piecewise_down` must have the "
                 f"same length, got {len(self.piecewise_up)} and {len(self.piecewise_down)}."
             )
-
-    def check_support(self) -> None:
-        super().check_support()
-        _check_write_noise(self)

@@ -267,7 +267,7 @@ def _summed_apply(
     change = (
         up * state.dw_up - down * state.dw_down + device.dw_min_std * spread * noise
     )
-    return jnp.clip(weight + change, state.w_min, state.w_max)
+    return jnp.clip(weight + change, state.w_min, state.w_max), (up + down) > 0
 
 
 def sequential_update(
@@ -302,7 +302,7 @@ def sequential_update(
         out_size, in_size
     )
 
-    def apply_sample(weight, inputs):
+    def apply_sample(carry, inputs):
         index, x_word, d_word, x_neg, d_neg = inputs
         both = d_word[:, None, :] & x_word[None, :, :]
         count = jnp.sum(lax.population_count(both), axis=-1, dtype=jnp.int32)
@@ -313,10 +313,13 @@ def sequential_update(
             counter = jnp.asarray(k, jnp.uint32) * size + cross_points
             return _random.binomial_normal(sample_seed, counter)
 
-        return devices.apply_pulses(weight, state, count, up, noise, device), None
+        weight, pulsed = carry
+        new = devices.apply_pulses(weight, state, count, up, noise, device)
+        return (new, pulsed | (count > 0)), None
 
-    weight, _ = lax.scan(apply_sample, weight, (indices, *trains, *signs))
-    return weight
+    carry = (weight, jnp.zeros(weight.shape, bool))
+    (weight, pulsed), _ = lax.scan(apply_sample, carry, (indices, *trains, *signs))
+    return weight, pulsed
 
 
 def _deterministic_update(
@@ -348,7 +351,7 @@ def _deterministic_update(
         out_size, in_size
     )
 
-    def apply_sample(weight, inputs):
+    def apply_sample(carry, inputs):
         index, bl_b, f_x, f_d, x_neg, d_neg = inputs
         product = f_d[:, None] * f_x[None, :]
         if params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT:
@@ -364,12 +367,15 @@ def _deterministic_update(
             return _random.binomial_normal(sample_seed, counter)
 
         count = count.astype(jnp.int32)
-        return devices.apply_pulses(weight, state, count, up, noise, device), None
+        weight, pulsed = carry
+        new = devices.apply_pulses(weight, state, count, up, noise, device)
+        return (new, pulsed | (count > 0)), None
 
     indices = jnp.arange(x.shape[0], dtype=jnp.int32)
     inputs = (indices, blf[:, 0], factor_x, factor_d, x < 0, d < 0)
-    weight, _ = lax.scan(apply_sample, weight, inputs)
-    return weight
+    carry = (weight, jnp.zeros(weight.shape, bool))
+    (weight, pulsed), _ = lax.scan(apply_sample, carry, inputs)
+    return weight, pulsed
 
 
 def pulsed_update(
@@ -430,16 +436,26 @@ def pulsed_update_tiles(
     *,
     key: jax.Array,
     method: str = "sequential",
-) -> jax.Array:
+    return_pulsed: bool = False,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Update a stack of tiles ``[tiles, out, in]`` with ``x [tiles, batch, in]``.
 
     Each tile gets its own key stream; ``method`` is as for
-    :func:`pulsed_update`.
+    :func:`pulsed_update`. With ``return_pulsed``, also return which
+    cross-points received at least one pulse (their write noise is redrawn).
     """
+    weights, pulsed = _update_tiles(
+        weights, states, x, d, lr, device, params, key, method
+    )
+    return (weights, pulsed) if return_pulsed else weights
+
+
+def _update_tiles(weights, states, x, d, lr, device, params, key, method):
     if method not in ("sequential", "summed"):
         raise ValueError(f"`method` must be 'sequential' or 'summed', got {method!r}.")
     if params.pulse_type is PulseType.NONE:
-        return weights - lr * jnp.einsum("tbo,tbi->toi", d, x)
+        change = lr * jnp.einsum("tbo,tbi->toi", d, x)
+        return weights - change, change != 0
     if method == "summed" and not devices.is_constant_step(device):
         raise ValueError(
             f"`method`='summed' needs a constant-step device, got "

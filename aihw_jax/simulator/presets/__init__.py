@@ -1,0 +1,53 @@
+"""Presets with aihwkit's names: measured device models and their tile configs.
+
+Each preset is a function that returns a config; keyword arguments replace
+fields, e.g. ``ReRamESPresetDevice(dw_min_std=0.0)``.
+"""
+
+from aihw_jax.simulator.presets.configs import (
+    CapacitorPreset as CapacitorPreset,
+    EcRamMOPreset as EcRamMOPreset,
+    EcRamPreset as EcRamPreset,
+    GokmenVlasovPreset as GokmenVlasovPreset,
+    IdealizedPreset as IdealizedPreset,
+    PresetIOParameters as PresetIOParameters,
+    PresetUpdateParameters as PresetUpdateParameters,
+    ReRamESPreset as ReRamESPreset,
+    ReRamSBPreset as ReRamSBPreset,
+    StandardIOParameters as StandardIOParameters,
+)
+from aihw_jax.simulator.presets.devices import (
+    CapacitorPresetDevice as CapacitorPresetDevice,
+    EcRamMOPresetDevice as EcRamMOPresetDevice,
+    EcRamPresetDevice as EcRamPresetDevice,
+    GokmenVlasovPresetDevice as GokmenVlasovPresetDevice,
+    IdealizedPresetDevice as IdealizedPresetDevice,
+    PCMPresetDevice as PCMPresetDevice,
+    ReRamArrayHfO2PresetDevice as ReRamArrayHfO2PresetDevice,
+    ReRamArrayOMPresetDevice as ReRamArrayOMPresetDevice,
+    ReRamESPresetDevice as ReRamESPresetDevice,
+    ReRamSBPresetDevice as ReRamSBPresetDevice,
+)
+
+__all__ = [
+    "CapacitorPreset",
+    "CapacitorPresetDevice",
+    "EcRamMOPreset",
+    "EcRamMOPresetDevice",
+    "EcRamPreset",
+    "EcRamPresetDevice",
+    "GokmenVlasovPreset",
+    "GokmenVlasovPresetDevice",
+    "IdealizedPreset",
+    "IdealizedPresetDevice",
+    "PCMPresetDevice",
+    "PresetIOParameters",
+    "PresetUpdateParameters",
+    "ReRamArrayHfO2PresetDevice",
+    "ReRamArrayOMPresetDevice",
+    "ReRamESPreset",
+    "ReRamESPresetDevice",
+    "ReRamSBPreset",
+    "ReRamSBPresetDevice",
+    "StandardIOParameters",
+]
