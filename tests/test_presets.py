@@ -12,6 +12,10 @@ import pytest
 from conftest import load_reference
 from test_devices import _standard_error_of_std
 
+from aihw_jax.datasets import FashionMNIST
+from aihw_jax.experiments import BasicTraining
+from aihw_jax.experiments.runners import run_local
+from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax
 from aihw_jax.simulator import devices, presets
 from aihw_jax.simulator.configs import (
     ConstantStepDevice,
@@ -117,3 +121,23 @@ def test_single_device_config_presets(name):
     assert config.forward.out_noise == 0.1
     assert config.backward.out_bound == 20.0
     assert config.update.desired_bl == 31
+
+
+@pytest.mark.parametrize(
+    "name", ["ReRamESPreset", "ReRamSBPreset", "CapacitorPreset", "EcRamPreset"]
+)
+def test_preset_layers_train(name):
+    experiment = BasicTraining(
+        dataset=FashionMNIST,
+        model=AnalogSequential(
+            Flatten(),
+            AnalogLinear(784, 10, rpu_config=getattr(presets, name)()),
+            LogSoftmax(dim=1),
+        ),
+        epochs=1,
+    )
+    result = run_local(experiment, max_elements=640, stdout=False)
+    epoch = result["epochs"][0]
+    assert np.isfinite(epoch["train_loss"])
+    # 10 classes: chance is 0.1; one pass over 640 images gets well above it.
+    assert epoch["accuracy"] > 0.3

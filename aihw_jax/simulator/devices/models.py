@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from aihw_jax.simulator import _static
 from aihw_jax.simulator.parameters import devices as p
 
 __all__ = [
@@ -31,10 +32,7 @@ def resolve(params: p.PulsedDevice) -> p.PulsedDevice:
 
 def has_write_noise(params: p.PulsedDevice) -> bool:
     """True unless the device's write noise is concretely zero."""
-    value = getattr(params, "write_noise_std", 0.0)
-    if isinstance(value, jax.core.Tracer):
-        return True
-    return bool(jnp.any(jnp.asarray(value) != 0))
+    return not _static.is_zero(getattr(params, "write_noise_std", 0.0))
 
 
 def write_noise_std(params: p.PulsedDevice) -> jax.Array:
