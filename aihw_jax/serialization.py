@@ -55,7 +55,10 @@ def load_envelope(data: bytes, kind: str) -> bytes:
     try:
         envelope = msgpack.unpackb(data, raw=False)
     except Exception as error:  # msgpack raises several unrelated types
-        raise SerializationError(f"Data is not a msgpack envelope: {error}.") from error
+        detail = str(error).rstrip(".") or type(error).__name__
+        raise SerializationError(
+            f"Data is not a msgpack envelope: {detail}."
+        ) from error
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise SerializationError(f"Data is not an {FORMAT!r} envelope.")
     if envelope.get("version") != VERSION:
@@ -100,7 +103,8 @@ def variables_from_bytes(template: dict[str, Any], data: bytes) -> dict[str, Any
         state = flax.serialization.msgpack_restore(payload)
     except Exception as error:
         raise SerializationError(
-            f"Weights payload is not valid msgpack: {error}."
+            "Weights payload is not valid msgpack: "
+            f"{str(error).rstrip('.') or type(error).__name__}."
         ) from error
     kept = {name: template[name] for name in ("params", "analog") if name in template}
     expected = flax.serialization.to_state_dict(kept)
@@ -128,4 +132,10 @@ def _check_shapes(expected: Any, actual: Any, path: tuple[str, ...]) -> None:
     if want != got:
         raise SerializationError(
             f"Weights at {where!r} have shape {got}, the model expects {want}."
+        )
+    want_dtype = np.asarray(expected).dtype
+    got_dtype = np.asarray(actual).dtype
+    if want_dtype != got_dtype:
+        raise SerializationError(
+            f"Weights at {where!r} have dtype {got_dtype}, the model expects {want_dtype}."
         )

@@ -162,7 +162,7 @@ def test_invalid_value_names_field_and_value(make, field, value_text):
 
 
 def test_range_appears_in_message():
-    with pytest.raises(ConfigError, match=r"must be >= 0"):
+    with pytest.raises(ConfigError, match=r"must be a finite number >= 0"):
         IOParameters(out_noise=-1.0)
     with pytest.raises(ConfigError, match=r"one of NONE, ABS_MAX, MAX"):
         IOParameters(noise_management="nope")
@@ -183,3 +183,21 @@ def test_input_bound_must_be_one_under_noise_management():
 def test_floating_point_config_checks_device_type():
     with pytest.raises(ConfigError, match="device"):
         FloatingPointRPUConfig(device=ConstantStepDevice())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("inf"), float("nan"), [-1.0], (0.1,), 1j],
+    ids=["inf", "nan", "list", "tuple", "complex"],
+)
+def test_non_finite_or_non_real_values_are_rejected(value):
+    with pytest.raises(ConfigError, match="out_bound"):
+        IOParameters(out_bound=value)
+
+
+def test_static_field_cannot_be_swept():
+    def build(factor):
+        return IOParameters(max_bm_factor=factor).out_noise
+
+    with pytest.raises(ConfigError, match="static field"):
+        jax.vmap(build)(jnp.array([10, 100]))

@@ -14,6 +14,7 @@ from aihw_jax.nn import (
     Flatten,
     LogSoftmax,
     Sigmoid,
+    error_perturbations,
     iter_analog_layers,
 )
 from aihw_jax.optim import AnalogSGD
@@ -139,9 +140,7 @@ def _layer_variables(variables, name="layers_0"):
 
 def _train_once(model, variables, x, target, optimizer, key):
     noise_key, update_key = jax.random.split(key)
-    perturbations = jax.tree.map(
-        jnp.zeros_like, model.init({"params": key}, x)["perturbations"]
-    )
+    perturbations = error_perturbations(model, variables, x)
 
     def objective(params, perturbations):
         out, recorded = model.apply(
@@ -229,3 +228,11 @@ def test_optimizer_rejects_bad_values():
         AnalogSGD(lr=-1.0)
     with pytest.raises(ConfigError, match="update_method"):
         AnalogSGD(update_method="fast")
+
+
+def test_init_variables_work_at_any_batch_size(key):
+    layer = AnalogLinear(6, 4)
+    variables = layer.init({"params": key}, jnp.zeros((2, 6)))
+    assert "perturbations" not in variables
+    assert layer.apply(variables, jnp.ones((3, 6)), rngs={"noise": key}).shape == (3, 4)
+    assert layer.apply(variables, jnp.ones(6), rngs={"noise": key}).shape == (4,)

@@ -160,3 +160,40 @@ def test_five_epoch_analog_accuracy():
     experiment = BasicTraining(dataset=FashionMNIST, model=documented_model(), epochs=5)
     epochs = run_local(experiment, seed=2, stdout=False)["epochs"]
     assert epochs[-1]["accuracy"] >= 0.79
+
+
+def test_demo_reports_errors_without_traceback(capsys):
+    from aihw_jax.experiments import demo
+
+    code = demo.main(["--epochs", "1", "--max-elements", "64", "--device", "abacus"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: `device` must be")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, "a"])
+def test_invalid_seed_is_reported(seed):
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    with pytest.raises(ConfigError, match="seed"):
+        run_local(experiment, seed=seed, max_elements=64)
+
+
+def test_too_few_outputs_are_reported():
+    model = AnalogSequential(Flatten(), AnalogLinear(784, 5), LogSoftmax(dim=1))
+    experiment = BasicTraining(dataset=FashionMNIST, model=model, epochs=1)
+    with pytest.raises(ConfigError, match="needs at least 10 outputs"):
+        run_local(experiment, max_elements=64, stdout=False)
+
+
+def test_weights_with_wrong_dtype_are_rejected():
+    import flax.serialization
+
+    from aihw_jax.serialization import dump_envelope
+
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    variables = experiment.init_variables(jax.random.key(0))
+    as_int8 = jax.tree.map(lambda a: np.asarray(a).astype(np.int8), variables)
+    payload = flax.serialization.msgpack_serialize(
+        flax.serialization.to_state_dict(as_int8)
+    )
+    with pytest.raises(SerializationError, match="dtype int8"):
+        experiment.load_weights(dump_envelope("weights", payload))

@@ -10,21 +10,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from aihw_jax.nn import INPUTS_COLLECTION
+from aihw_jax.nn import INPUTS_COLLECTION, error_perturbations
 from aihw_jax.optim import AnalogSGD, AnalogSGDState
 
 __all__ = ["make_eval_chunk", "make_train_chunk"]
 
 TrainCarry = tuple[dict[str, Any], AnalogSGDState]
-
-
-def _zero_perturbations(
-    model: nn.Module, variables: dict[str, Any], x: jax.Array
-) -> Any:
-    shapes = jax.eval_shape(lambda: model.init({"params": jax.random.key(0)}, x))
-    return jax.tree.map(
-        lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("perturbations", {})
-    )
 
 
 def make_train_chunk(
@@ -46,7 +37,7 @@ def make_train_chunk(
         x, y, mask, key = batch
         noise_key, update_key = jax.random.split(key)
         count = jnp.maximum(jnp.sum(mask), 1.0)
-        perturbations = _zero_perturbations(model, variables, x)
+        perturbations = error_perturbations(model, variables, x)
 
         def objective(params, perturbations):
             inputs = {**variables, "params": params, "perturbations": perturbations}

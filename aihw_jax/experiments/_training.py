@@ -21,9 +21,9 @@ __all__ = ["BasicTraining"]
 class BasicTraining:
     """Train ``model`` on ``dataset`` with AnalogSGD, as aihwkit's BasicTraining.
 
-    The dataset, model, batch size, loss and number of epochs are static;
-    ``learning_rate`` is a pytree leaf, so it can be swept with ``jax.vmap``.
-    Change a field with ``.replace(epochs=5)``.
+    The dataset, model, batch size, loss and number of epochs are static
+    fields; ``learning_rate`` is the one pytree leaf. Change a field with
+    ``.replace(epochs=5)``.
 
     Attributes:
         dataset: data set class, e.g. ``aihw_jax.datasets.FashionMNIST``.

@@ -14,6 +14,7 @@ import json
 import sys
 
 from aihw_jax.datasets import FashionMNIST
+from aihw_jax.errors import AihwError
 from aihw_jax.experiments import BasicTraining
 from aihw_jax.experiments.runners import run_local
 from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax, Sigmoid
@@ -74,22 +75,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the process exit code."""
     args = _parse(argv)
+    if args.json:
+        # Fail before training, not after it, if the results cannot be saved.
+        with open(args.json, "a", encoding="utf-8"):
+            pass
     config = FloatingPointRPUConfig() if args.config == "fp" else SingleRPUConfig()
     experiment = BasicTraining(
         dataset=FashionMNIST, model=documented_model(config), epochs=args.epochs
     )
     print(
         f"Training the 3-layer {args.config} network on Fashion-MNIST for "
-        f"{args.epochs} epochs (seed {args.seed}).",
+        f"{args.epochs} epoch{'s' if args.epochs != 1 else ''} (seed {args.seed}).",
         flush=True,
     )
-    result = run_local(
-        experiment,
-        seed=args.seed,
-        device=args.device,
-        dataset_root=args.data_dir,
-        max_elements=args.max_elements,
-    )
+    try:
+        result = run_local(
+            experiment,
+            seed=args.seed,
+            device=args.device,
+            dataset_root=args.data_dir,
+            max_elements=args.max_elements,
+        )
+    except AihwError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(result["epochs"], handle, indent=2)

@@ -4,6 +4,7 @@ from aihw_jax.nn._analog_linear import (
     ANALOG_COLLECTION as ANALOG_COLLECTION,
     INPUTS_COLLECTION as INPUTS_COLLECTION,
     AnalogLinear as AnalogLinear,
+    error_perturbations as error_perturbations,
 )
 from aihw_jax.nn._container import (
     AnalogSequential as AnalogSequential,
@@ -45,5 +46,6 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "error_perturbations",
     "iter_analog_layers",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "INPUTS_COLLECTION",
     "AnalogLinear",
     "analog_matmul",
+    "error_perturbations",
     "update_analog_state",
 ]
 
@@ -205,7 +206,11 @@ class AnalogLinear(nn.Module):
                 weight = devices.apparent_weight(weight, analog["device"])
             y_tiles = analog_matmul(weight, x_tiles, key, forward_io, backward_io)
         y = layout.join_outputs(y_tiles)
-        y = self.perturb(PERTURBATION_NAME, y)
+        if not self.is_initializing():
+            # The zero perturbation exists only when the caller passes a
+            # "perturbations" collection (see `error_perturbations`); it is not
+            # created by init, so variables from init work at any batch size.
+            y = self.perturb(PERTURBATION_NAME, y)
         if self.bias:
             bound = 1.0 / math.sqrt(self.in_features)
             b = self.param(
@@ -231,6 +236,29 @@ class AnalogLinear(nn.Module):
         weight = self.layout.join_matrix(weight)
         bias = variables.get("params", {}).get("bias")
         return weight, bias
+
+
+def error_perturbations(
+    model: nn.Module, variables: dict[str, Any], x: jax.Array
+) -> dict[str, Any]:
+    """Return zero perturbations of every analog layer's output for input ``x``.
+
+    Passed to ``model.apply`` in the ``perturbations`` collection, their
+    gradient is each sample's error ``d`` at the analog outputs, which the
+    pulsed update needs.
+    """
+
+    def build():
+        _, created = model.apply(
+            variables,
+            x,
+            rngs={"noise": jax.random.key(0)},
+            mutable=["perturbations", INPUTS_COLLECTION],
+        )
+        return created.get("perturbations", {})
+
+    shapes = jax.eval_shape(build)
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
 def update_analog_state(

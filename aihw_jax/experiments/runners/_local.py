@@ -39,7 +39,8 @@ def resolve_device(device: Any) -> jax.Device:
         except RuntimeError as error:
             raise ConfigError(
                 f"`device`={device!r} is not available here ({error}); use 'cpu', or "
-                "install jax with GPU support (see the README)."
+                f"install jax with {platform.upper()} support (the README shows "
+                "the GPU install)."
             ) from error
     raise ConfigError(
         f"`device` must be None, 'cpu', 'gpu' or a jax Device, got {device!r}."
@@ -63,6 +64,8 @@ class _Progress:
     """A one-line progress bar on stdout that redraws itself in place."""
 
     def __init__(self, total: int, label: str, enabled: bool) -> None:
+        # A bar redrawn with carriage returns only helps on a terminal.
+        enabled = enabled and sys.stdout.isatty()
         self.total, self.label, self.enabled = total, label, enabled
         self.start = time.perf_counter()
 
@@ -122,10 +125,11 @@ def _train_epoch(train_chunk, carry, images, labels, experiment, rng, key, progr
     order, mask = _batches(images.shape[0], experiment.batch_size, rng)
     steps = order.shape[0]
     loss_sum = 0.0
-    for index, start in enumerate(range(0, steps, STEPS_PER_CALL)):
-        stop = min(start + STEPS_PER_CALL, steps)
-        chunk_order = np.zeros((STEPS_PER_CALL, experiment.batch_size), np.int32)
-        chunk_mask = np.zeros((STEPS_PER_CALL, experiment.batch_size), np.float32)
+    length = min(STEPS_PER_CALL, steps)
+    for index, start in enumerate(range(0, steps, length)):
+        stop = min(start + length, steps)
+        chunk_order = np.zeros((length, experiment.batch_size), np.int32)
+        chunk_mask = np.zeros((length, experiment.batch_size), np.float32)
         chunk_order[: stop - start] = order[start:stop]
         chunk_mask[: stop - start] = mask[start:stop]
         carry, losses = train_chunk(
@@ -173,6 +177,8 @@ def run_local(
         raise ConfigError(
             f"run_local expects a BasicTraining, got {type(experiment).__name__}."
         )
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"`seed` must be an integer in [0, 2**32), got {seed!r}.")
     if (
         isinstance(max_elements, bool)
         or not isinstance(max_elements, int)
@@ -186,11 +192,30 @@ def run_local(
         return _run(experiment, seed, dataset_root, max_elements, stdout)
 
 
+def _check_outputs(
+    experiment: BasicTraining, variables: dict, sample: jax.Array
+) -> None:
+    """Raise ConfigError if the model cannot score every class of the data set."""
+    shape = jax.eval_shape(
+        lambda: experiment.model.apply(
+            variables, sample, rngs={"noise": jax.random.key(0)}
+        )
+    ).shape
+    classes = getattr(experiment.dataset, "num_classes", None)
+    if classes is not None and (len(shape) != 2 or shape[-1] < classes):
+        raise ConfigError(
+            f"The model's output has shape {shape} for one sample, but "
+            f"{getattr(experiment.dataset, '__name__', 'the data set')} has {classes} "
+            f"classes; the last layer needs at least {classes} outputs."
+        )
+
+
 def _run(experiment, seed, dataset_root, max_elements, stdout) -> dict[str, Any]:
     (train_x, train_y), (test_x, test_y) = _load(experiment, dataset_root, max_elements)
     root_key = jax.random.key(seed)
     init_key, train_key, eval_key = jax.random.split(root_key, 3)
     variables = experiment.init_variables(init_key)
+    _check_outputs(experiment, variables, train_x[:1])
     optimizer = AnalogSGD(lr=experiment.learning_rate)
     loss = experiment.loss
     train_chunk = _steps.make_train_chunk(experiment.model, loss, optimizer)

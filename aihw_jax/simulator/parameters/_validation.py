@@ -37,22 +37,27 @@ def check_number(
     """Raise ConfigError unless ``config.name`` is a number in the range."""
     value = getattr(config, name)
     where = f"{type(config).__name__}.{name}"
-    if isinstance(value, (str, bytes, enum.Enum)):
-        raise ConfigError(f"`{where}` must be a number, got {value!r}.")
+    if isinstance(value, (str, bytes, enum.Enum, list, tuple, dict, complex)):
+        raise ConfigError(f"`{where}` must be a real number, got {value!r}.")
     array = _concrete(value)
     if array is None:
         return
-    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
-        raise ConfigError(f"`{where}` must be a number, got {value!r}.")
+    numeric = np.issubdtype(array.dtype, np.integer) or np.issubdtype(
+        array.dtype, np.floating
+    )
+    if not numeric and array.dtype != np.bool_:
+        raise ConfigError(f"`{where}` must be a real number, got {value!r}.")
     values = array.astype(np.float64)
-    bad = ~np.isfinite(values) & ~np.isinf(values)
     too_low = values <= low if low_open else values < low
-    if bad.any() or too_low.any() or (values > high).any():
+    if not np.isfinite(values).all() or too_low.any() or (values > high).any():
         span = allowed or _describe_range(low, high, low_open)
-        raise ConfigError(f"`{where}` must be {span}, got {value!r}.")
+        wanted = f"a finite number {span}".rstrip()
+        raise ConfigError(f"`{where}` must be {wanted}, got {value!r}.")
 
 
 def _describe_range(low: float, high: float, low_open: bool) -> str:
+    if high == math.inf and low == -math.inf:
+        return ""
     if high == math.inf:
         return f"{'>' if low_open else '>='} {low:g}"
     if low == -math.inf:
@@ -76,10 +81,20 @@ def coerce_enum(config: Any, name: str, enum_type: type[enum.Enum]) -> None:
     raise ConfigError(f"`{where}` must be one of {names}, got {value!r}.")
 
 
+def _reject_traced(value: Any, where: str) -> None:
+    if isinstance(value, jax.core.Tracer):
+        raise ConfigError(
+            f"`{where}` is a static field: it fixes shapes or loop bounds, so it "
+            "cannot be traced or swept with jax.vmap. Give a Python value and "
+            "sweep it with a Python loop."
+        )
+
+
 def check_int(config: Any, name: str, *, low: int, high: int | None = None) -> None:
     """Raise ConfigError unless ``config.name`` is an integer in the range."""
     value = getattr(config, name)
     where = f"{type(config).__name__}.{name}"
+    _reject_traced(value, where)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ConfigError(f"`{where}` must be an integer, got {value!r}.")
     if value < low or (high is not None and value > high):
@@ -90,6 +105,7 @@ def check_int(config: Any, name: str, *, low: int, high: int | None = None) -> N
 def check_bool(config: Any, name: str) -> None:
     """Raise ConfigError unless ``config.name`` is a bool."""
     value = getattr(config, name)
+    _reject_traced(value, f"{type(config).__name__}.{name}")
     if not isinstance(value, (bool, np.bool_)):
         where = f"{type(config).__name__}.{name}"
         raise ConfigError(f"`{where}` must be True or False, got {value!r}.")

@@ -110,8 +110,9 @@ class IOParameters:
         v.coerce_enum(self, "noise_management", NoiseManagementType)
         v.coerce_enum(self, "w_noise_type", WeightNoiseType)
         v.check_int(self, "max_bm_factor", low=1, high=2**30)
-        for name in ("inp_bound", "out_bound", "ir_drop_g_ratio", "v_offset_w_min"):
+        for name in ("inp_bound", "out_bound", "v_offset_w_min"):
             v.check_number(self, name)
+        v.check_number(self, "ir_drop_g_ratio", low=0.0, low_open=True)
         for name in ("inp_res", "out_res", "max_bm_res"):
             v.check_number(self, name, low=0.0)
         for name in (

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from aihw_jax.errors import ConfigError
 from aihw_jax.simulator import _static
 from aihw_jax.simulator.parameters.enums import (
     AnalogMVType,
@@ -78,6 +79,7 @@ def forward_with_mask(
     Returns:
         The outputs ``[..., out]`` and a boolean mask of the same shape.
     """
+    weights, x = _check_call(weights, x, io, transpose=False)
     y = _managed_mvm(
         weights,
         x,
@@ -118,6 +120,7 @@ def backward(
     Returns:
         The input errors ``[..., in]``.
     """
+    weights, d = _check_call(weights, d, io, transpose=True)
     return _managed_mvm(
         weights,
         d,
@@ -128,6 +131,28 @@ def backward(
         zero_shortcut_needs_no_input_noise=False,
         nm_scale=nm_scale,
     )
+
+
+def _check_call(
+    weights: jax.Array, x: jax.Array, io: IOParameters, *, transpose: bool
+) -> tuple[jax.Array, jax.Array]:
+    """Check the arguments of a tile MVM in Python; return them as float arrays."""
+    if not isinstance(io, IOParameters):
+        raise ConfigError(f"`io` must be an IOParameters, got {type(io).__name__}.")
+    io.check_support()
+    weights = jnp.asarray(weights)
+    x = jnp.asarray(x)
+    if weights.ndim != 2:
+        raise ConfigError(f"Tile weights must be [out, in], got shape {weights.shape}.")
+    width = weights.shape[0] if transpose else weights.shape[1]
+    if x.ndim < 1 or x.shape[-1] != width:
+        what = "errors" if transpose else "inputs"
+        raise ConfigError(
+            f"Tile {what} must have {width} features in their last axis for weights "
+            f"of shape {weights.shape}, got shape {x.shape}."
+        )
+    dtype = jnp.result_type(weights.dtype, x.dtype, jnp.float32)
+    return weights.astype(dtype), x.astype(dtype)
 
 
 def _is_perfect(io: IOParameters) -> bool:
