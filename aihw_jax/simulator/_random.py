@@ -13,8 +13,11 @@ seed words. Its uniforms have 24 bits of resolution.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import jax.scipy.special
 from jax import lax
 
 _GOLDEN = 0x9E3779B9
@@ -56,6 +59,27 @@ def uniform(seed: jax.Array, counter: jax.Array) -> jax.Array:
     """Return float32 uniforms in [0, 1) with 24-bit resolution."""
     bits = hash_bits(seed, counter) >> 8
     return bits.astype(jnp.float32) * jnp.float32(2.0**-24)
+
+
+def normal(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Return standard-normal float32 samples of ``shape``, drawn from ``key``.
+
+    The inverse normal CDF of hashed uniforms (offset by half a step, so
+    neither 0 nor 1 occurs): exact Gaussians to about 5.3 sigma, about 2.5
+    times faster than ``jax.random.normal`` with threefry on these CPUs.
+    """
+    seed = seed_words(key)
+    size = math.prod(shape)
+    counter = jnp.arange(size, dtype=jnp.uint32).reshape(shape)
+    bits = hash_bits(seed, counter) >> 8
+    uniform = (bits.astype(jnp.float32) + 0.5) * jnp.float32(2.0**-24)
+    return jax.scipy.special.ndtri(uniform)
+
+
+def uniform_like(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Return float32 uniforms in [0, 1) of ``shape``, drawn from ``key``."""
+    counter = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
+    return uniform(seed_words(key), counter)
 
 
 def binomial_normal(seed: jax.Array, counter: jax.Array) -> jax.Array:

@@ -195,8 +195,8 @@ def apply_pulses(
     count_f = count.astype(weight.dtype)
     step = jnp.where(up, state.dw_up, -state.dw_down)
     change = step * (count_f + params.dw_min_std * jnp.sqrt(count_f) * noise(0))
-    new = jnp.clip(weight + change, state.w_min, state.w_max)
-    return jnp.where(count > 0, new, weight)
+    # Without pulses the change is 0 and the clip leaves the weight as it is.
+    return jnp.clip(weight + change, state.w_min, state.w_max)
 
 
 def _apply_one_by_one(weight, state, count, up, noise, params) -> jax.Array:

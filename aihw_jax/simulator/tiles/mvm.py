@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from aihw_jax.errors import ConfigError
-from aihw_jax.simulator import _static
+from aihw_jax.simulator import _random, _static
 from aihw_jax.simulator.parameters.enums import (
     AnalogMVType,
     BoundManagementType,
@@ -255,9 +255,7 @@ def _quantize(v: jax.Array, step: jax.Array, key: jax.Array | None) -> jax.Array
     safe_step = jnp.where(step > 0, step, 1.0)
     scaled = v / safe_step
     if key is not None:
-        scaled = scaled + jax.random.uniform(
-            key, v.shape, v.dtype, minval=-0.5, maxval=0.5
-        )
+        scaled = scaled + _random.uniform_like(key, v.shape) - 0.5
     return jnp.where(step > 0, safe_step * jnp.round(scaled), v)
 
 
@@ -344,7 +342,7 @@ def _analog_pass(
         y = jnp.where(y < 0, y * (1.0 - io.out_asymmetry), y)
     if not _static.is_zero(io.out_noise):
         noise_key = jax.random.fold_in(key, _OUTPUT_NOISE)
-        y = y + io.out_noise * jax.random.normal(noise_key, y.shape, y.dtype)
+        y = y + io.out_noise * _random.normal(noise_key, y.shape)
     rounding_key = (
         jax.random.fold_in(key, _OUTPUT_ROUNDING) if io.out_sto_round else None
     )
@@ -366,7 +364,7 @@ def _prepare_input(v: jax.Array, io: IOParameters, key: jax.Array) -> jax.Array:
     v = _clip(v, io.inp_bound)
     if not _static.is_zero(io.inp_noise):
         noise_key = jax.random.fold_in(key, _INPUT_NOISE)
-        v = v + io.inp_noise * jax.random.normal(noise_key, v.shape, v.dtype)
+        v = v + io.inp_noise * _random.normal(noise_key, v.shape)
     if not _static.is_zero(io.inp_asymmetry):
         v = jnp.where(v < 0, v * (1.0 - io.inp_asymmetry), v)
     return v
