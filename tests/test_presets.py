@@ -43,7 +43,7 @@ def _cases():
         for start in ("w0", "wmin"):
             yield pytest.param(name, start, True, id=f"{name}-{start}-noisy")
             # aihwkit's noise-free plot keeps the write noise drawn when the
-            # weights were set and drops it at later pulses; aihw_jax does not
+            # weights were set and drops it at later pulses. aihw_jax does not
             # reproduce that plotting quirk, so those cases are not compared.
             if getattr(getattr(presets, name)(), "write_noise_std", 0.0) == 0.0:
                 yield pytest.param(name, start, False, id=f"{name}-{start}-noise-free")
@@ -139,5 +139,5 @@ def test_preset_layers_train(name):
     result = run_local(experiment, max_elements=640, stdout=False)
     epoch = result["epochs"][0]
     assert np.isfinite(epoch["train_loss"])
-    # 10 classes: chance is 0.1; one pass over 640 images gets well above it.
+    # Chance is 0.1 for 10 classes, and one pass over 640 images does far better.
     assert epoch["accuracy"] > 0.3

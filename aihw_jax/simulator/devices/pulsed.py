@@ -1,9 +1,10 @@
-"""The constant-step pulsed device: device-to-device draws and pulse response.
+"""Pulsed devices: device-to-device draws, pulses and per-batch maintenance.
 
 ``init`` draws every cross-point's bounds and step sizes once, from an
 explicit key, as aihwkit does when a tile is created. ``apply_pulses`` moves
 the weights by a number of same-direction pulses per cross-point, and
-``post_update`` applies the per-mini-batch diffusion and decay.
+``post_update`` applies the per-mini-batch diffusion and decay. The rules
+of the state-dependent devices are in ``models``.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def init(
 
 
 def apparent_weight(weight: jax.Array, state: PulsedDeviceState) -> jax.Array:
-    """The weight that the MVMs see: the device's weight plus its write noise.
+    """Return the weight that the MVMs see: the device's weight plus its write noise.
 
     Pulses, decay and diffusion act on ``weight`` itself (aihwkit's persistent
     weight); the write noise is redrawn for every cross-point they touch.
