@@ -65,15 +65,22 @@ def normal(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """Return standard-normal float32 samples of ``shape``, drawn from ``key``.
 
     The inverse normal CDF of hashed uniforms (offset by half a step, so
-    neither 0 nor 1 occurs): exact Gaussians to about 5.3 sigma, about 2.5
-    times faster than ``jax.random.normal`` with threefry on these CPUs.
+    neither 0 nor 1 occurs): exact Gaussians to about 5.2 sigma, and about
+    2.5 times faster than ``jax.random.normal`` with threefry on a 2-core
+    x86_64 CPU (jax 0.10.2).
     """
     seed = seed_words(key)
-    size = math.prod(shape)
-    counter = jnp.arange(size, dtype=jnp.uint32).reshape(shape)
-    bits = hash_bits(seed, counter) >> 8
-    uniform = (bits.astype(jnp.float32) + 0.5) * jnp.float32(2.0**-24)
-    return jax.scipy.special.ndtri(uniform)
+    counter = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
+    return jax.scipy.special.ndtri(open_uniform(hash_bits(seed, counter)))
+
+
+def open_uniform(bits: jax.Array) -> jax.Array:
+    """Map uint32 random bits to float32 uniforms strictly inside (0, 1).
+
+    Uses 23 bits, so that the largest value, 1 - 2**-24, is a float32 below
+    1 and the inverse CDF stays finite.
+    """
+    return ((bits >> 9).astype(jnp.float32) + 0.5) * jnp.float32(2.0**-23)
 
 
 def uniform_like(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
