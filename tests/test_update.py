@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import load_reference
 
+from aihw_jax.errors import ConfigError
 from aihw_jax.simulator import devices
 from aihw_jax.simulator.configs import ConstantStepDevice, UpdateParameters
 from aihw_jax.simulator.tiles.update import pulsed_update, train_lengths
@@ -44,9 +45,7 @@ def test_long_update_saturates_at_desired_bl():
 
 
 def test_zero_sample_gets_no_pulses():
-    bl, p_x, _ = train_lengths(
-        jnp.zeros((1, 3)), jnp.ones((1, 2)), 0.05, 0.001, UPDATE
-    )
+    bl, p_x, _ = train_lengths(jnp.zeros((1, 3)), jnp.ones((1, 2)), 0.05, 0.001, UPDATE)
     assert int(bl[0]) == 0
     assert float(jnp.sum(p_x)) == 0.0
 
@@ -241,3 +240,23 @@ def test_counter_normal_has_unit_moments(key):
     # 1e6 samples: standard errors 0.001 (mean) and 0.0007 (std).
     assert abs(samples.mean()) < 0.005
     assert samples.std() == pytest.approx(1.0, abs=0.0035)
+
+
+def test_none_with_device_is_exact_then_clipped(key):
+    params = UpdateParameters(pulse_type="NONE_WITH_DEVICE")
+    device = IDEAL_STEPS.replace(w_max=0.05)
+    state = devices.init(key, (2, 3), device)
+    x = jnp.array([[1.0, 0.5, 0.0], [1.0, 0.5, 0.0]])
+    d = jnp.array([[-0.8, 0.1], [0.2, 0.1]])
+    new = pulsed_update(jnp.zeros((2, 3)), state, x, d, 0.1, device, params, key=key)
+    # Row 0 gains 0.08 (clipped to 0.05), then loses 0.02: 0.03. Clipping the
+    # sum instead would give 0.05.
+    np.testing.assert_allclose(np.asarray(new[0]), [0.03, 0.02, 0.0], atol=1e-7)
+    np.testing.assert_allclose(np.asarray(new[1]), [-0.02, -0.01, 0.0], atol=1e-7)
+
+
+def test_unmanaged_variable_bl_is_reported():
+    with pytest.raises(ConfigError, match="fixed_bl"):
+        UpdateParameters(
+            fixed_bl=False, update_management=False, update_bl_management=False
+        ).check_support()

@@ -62,8 +62,10 @@ class UpdateParameters:
 
     def check_support(self) -> None:
         """Raise ConfigError for pulse types that are not simulated yet."""
-        if self.pulse_type is PulseType.NONE_WITH_DEVICE:
+        managed = self.update_management or self.update_bl_management
+        if not self.fixed_bl and not managed:
             raise ConfigError(
-                "`UpdateParameters.pulse_type`=NONE_WITH_DEVICE is not simulated by "
-                "aihw_jax yet; use STOCHASTIC_COMPRESSED or NONE."
+                "`UpdateParameters.fixed_bl`=False without update management "
+                "(pulse trains longer than desired_bl) is not simulated by aihw_jax "
+                "yet; set fixed_bl=True or turn update management on."
             )

@@ -378,6 +378,27 @@ def _deterministic_update(
     return weight, pulsed
 
 
+def _exact_clipped_update(
+    weight: jax.Array,
+    state: devices.PulsedDeviceState,
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """NONE_WITH_DEVICE: ``W -= lr d x^T`` per sample, clipped to the device bounds."""
+
+    def apply_sample(carry, sample):
+        weight, touched = carry
+        x_b, d_b = sample
+        change = lr * jnp.outer(d_b, x_b)
+        weight = jnp.clip(weight - change, state.w_min, state.w_max)
+        return (weight, touched | (change != 0)), None
+
+    carry = (weight, jnp.zeros(weight.shape, bool))
+    (weight, touched), _ = lax.scan(apply_sample, carry, (x, d))
+    return weight, touched
+
+
 def pulsed_update(
     weight: jax.Array,
     state: devices.PulsedDeviceState,
@@ -456,6 +477,10 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method):
     if params.pulse_type is PulseType.NONE:
         change = lr * jnp.einsum("tbo,tbi->toi", d, x)
         return weights - change, change != 0
+    if params.pulse_type is PulseType.NONE_WITH_DEVICE:
+        return jax.vmap(lambda w, s, xt, dt: _exact_clipped_update(w, s, xt, dt, lr))(
+            weights, states, x, d
+        )
     if method == "summed" and not devices.is_constant_step(device):
         raise ValueError(
             f"`method`='summed' needs a constant-step device, got "
