@@ -249,9 +249,10 @@ def test_none_with_device_is_exact_then_clipped(key):
     x = jnp.array([[1.0, 0.5, 0.0], [1.0, 0.5, 0.0]])
     d = jnp.array([[-0.8, 0.1], [0.2, 0.1]])
     new = pulsed_update(jnp.zeros((2, 3)), state, x, d, 0.1, device, params, key=key)
-    # Row 0 gains 0.08 (clipped to 0.05), then loses 0.02: 0.03. Clipping the
-    # sum instead would give 0.05.
-    np.testing.assert_allclose(np.asarray(new[0]), [0.03, 0.02, 0.0], atol=1e-7)
+    # Cross-point (0, 0) gains 0.08, clipped to 0.05, then loses 0.02: 0.03.
+    # Clipping the sum instead would give 0.05. Cross-point (0, 1) never
+    # reaches the bound: 0.04 - 0.01.
+    np.testing.assert_allclose(np.asarray(new[0]), [0.03, 0.03, 0.0], atol=1e-7)
     np.testing.assert_allclose(np.asarray(new[1]), [-0.02, -0.01, 0.0], atol=1e-7)
 
 
