@@ -19,4 +19,5 @@ def test_notebook_runs(path, monkeypatch, capsys):
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), str(path), "exec"), namespace)
-    assert "Epoch 1/1" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "Epoch 1/1" in output or "wrote" in output
