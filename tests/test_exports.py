@@ -12,7 +12,11 @@ import aihw_jax.simulator.configs
 
 def test_public_names():
     assert set(aihw_jax.experiments.__all__) == {"BasicTraining"}
-    assert set(aihw_jax.experiments.runners.__all__) == {"LocalRunner", "run_local"}
+    assert set(aihw_jax.experiments.runners.__all__) == {
+        "LocalRunner",
+        "run_local",
+        "run_sweep",
+    }
     assert set(aihw_jax.optim.__all__) == {"AnalogSGD", "AnalogSGDState"}
     assert {"FashionMNIST"} <= set(aihw_jax.datasets.__all__)
     assert {

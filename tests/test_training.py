@@ -11,7 +11,7 @@ from aihw_jax.datasets import FashionMNIST
 from aihw_jax.errors import ConfigError, SerializationError
 from aihw_jax.experiments import BasicTraining
 from aihw_jax.experiments.demo import documented_model
-from aihw_jax.experiments.runners import LocalRunner, run_local
+from aihw_jax.experiments.runners import LocalRunner, run_local, run_sweep
 from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax, NLLLoss
 from aihw_jax.serialization import variables_to_bytes
 from aihw_jax.simulator.configs import FloatingPointRPUConfig
@@ -197,3 +197,40 @@ def test_weights_with_wrong_dtype_are_rejected():
     )
     with pytest.raises(SerializationError, match="dtype int8"):
         experiment.load_weights(dump_envelope("weights", payload))
+
+
+def test_sweep_matches_separate_runs():
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    swept = run_sweep(
+        experiment,
+        learning_rates=[0.05, 0.2],
+        seeds=[0, 4],
+        max_elements=320,
+        stdout=False,
+    )
+    assert [result["learning_rate"] for result in swept] == [0.05, 0.2]
+    for result in swept:
+        single = run_local(
+            experiment.replace(learning_rate=result["learning_rate"]),
+            seed=result["seed"],
+            max_elements=320,
+            stdout=False,
+        )
+        # The same keys and data: equal up to floating-point rounding.
+        swept_epoch, single_epoch = result["epochs"][0], single["epochs"][0]
+        assert swept_epoch["train_loss"] == pytest.approx(
+            single_epoch["train_loss"], rel=1e-4
+        )
+        assert swept_epoch["accuracy"] == pytest.approx(
+            single_epoch["accuracy"], abs=0.01
+        )
+        loaded = experiment.load_weights(result["weights"])
+        assert loaded["analog"]["layers_1"]["state"]["weight"].shape == (1, 2, 10, 392)
+
+
+def test_sweep_rejects_mismatched_lengths():
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    with pytest.raises(ConfigError, match="same, non-zero length"):
+        run_sweep(experiment, learning_rates=[0.1, 0.2], seeds=[0])
+    with pytest.raises(ConfigError, match="learning rate"):
+        run_sweep(experiment, learning_rates=[0.1, -0.2])

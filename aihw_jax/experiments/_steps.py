@@ -13,30 +13,40 @@ from jax import lax
 from aihw_jax.nn import INPUTS_COLLECTION, error_perturbations
 from aihw_jax.optim import AnalogSGD, AnalogSGDState
 
-__all__ = ["make_eval_chunk", "make_train_chunk"]
+__all__ = [
+    "make_eval_chunk",
+    "make_sweep_train_chunk",
+    "make_train_chunk",
+    "train_on_chunk",
+]
 
 TrainCarry = tuple[dict[str, Any], AnalogSGDState]
 
 
-def make_train_chunk(
+def train_on_chunk(
     model: nn.Module,
     loss: Any,
     optimizer: AnalogSGD,
-) -> Callable[..., tuple[TrainCarry, jax.Array]]:
-    """Build a jitted function that trains on a chunk of mini-batches.
+    carry: TrainCarry,
+    images: jax.Array,
+    labels: jax.Array,
+    order: jax.Array,
+    mask: jax.Array,
+    key: jax.Array,
+) -> tuple[TrainCarry, jax.Array]:
+    """Train on a chunk of mini-batches with ``lax.scan``.
 
-    The returned ``train_chunk(carry, images, labels, order, mask, key)`` runs
-    ``lax.scan`` over ``order`` (``[steps, batch]`` sample indices into the
-    device-resident ``images``/``labels``) and returns the new carry and the
-    sum of per-sample losses of each step. ``mask`` marks real samples; a step
-    without any is skipped.
+    ``order`` holds ``[steps, batch]`` sample indices into the
+    device-resident ``images``/``labels``; ``mask`` marks real samples, and a
+    step without any is skipped. Returns the new carry and the sum of
+    per-sample losses of each step.
     """
 
     def train_step(carry: TrainCarry, batch: tuple) -> tuple[TrainCarry, jax.Array]:
         variables, opt_state = carry
-        x, y, mask, key = batch
-        noise_key, update_key = jax.random.split(key)
-        count = jnp.maximum(jnp.sum(mask), 1.0)
+        x, y, step_mask, step_key = batch
+        noise_key, update_key = jax.random.split(step_key)
+        count = jnp.maximum(jnp.sum(step_mask), 1.0)
         perturbations = error_perturbations(model, variables, x)
 
         def objective(params, perturbations):
@@ -44,7 +54,7 @@ def make_train_chunk(
             output, recorded = model.apply(
                 inputs, x, rngs={"noise": noise_key}, mutable=[INPUTS_COLLECTION]
             )
-            per_sample = loss.per_sample(output, y) * mask
+            per_sample = loss.per_sample(output, y) * step_mask
             return jnp.sum(per_sample) / count, (
                 recorded[INPUTS_COLLECTION],
                 jnp.sum(per_sample),
@@ -62,17 +72,52 @@ def make_train_chunk(
             )
 
         new_carry = lax.cond(
-            jnp.sum(mask) > 0, update, lambda _: (variables, opt_state), None
+            jnp.sum(step_mask) > 0, update, lambda _: (variables, opt_state), None
         )
         return new_carry, loss_sum
 
+    keys = jax.random.split(key, order.shape[0])
+    batches = (images[order], labels[order], mask, keys)
+    return lax.scan(train_step, carry, batches)
+
+
+def make_train_chunk(
+    model: nn.Module,
+    loss: Any,
+    optimizer: AnalogSGD,
+) -> Callable[..., tuple[TrainCarry, jax.Array]]:
+    """Build ``train_chunk(carry, images, labels, order, mask, key)``, jitted.
+
+    See :func:`train_on_chunk` for the arguments and results.
+    """
+
     @jax.jit
     def train_chunk(carry, images, labels, order, mask, key):
-        keys = jax.random.split(key, order.shape[0])
-        batches = (images[order], labels[order], mask, keys)
-        return lax.scan(train_step, carry, batches)
+        return train_on_chunk(
+            model, loss, optimizer, carry, images, labels, order, mask, key
+        )
 
     return train_chunk
+
+
+def make_sweep_train_chunk(
+    model: nn.Module, loss: Any, update_method: str = "sequential"
+) -> Callable[..., tuple[TrainCarry, jax.Array]]:
+    """Build a jitted, vmapped ``train_chunk`` over variations of one experiment.
+
+    The returned ``sweep_chunk(carries, images, labels, orders, mask, keys,
+    learning_rates)`` maps :func:`train_on_chunk` over the leading axis of
+    ``carries``, ``orders``, ``keys`` and ``learning_rates``; the data and
+    the mask are shared.
+    """
+
+    def one(carry, images, labels, order, mask, key, learning_rate):
+        optimizer = AnalogSGD(lr=learning_rate, update_method=update_method)
+        return train_on_chunk(
+            model, loss, optimizer, carry, images, labels, order, mask, key
+        )
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None, 0, None, 0, 0)))
 
 
 def make_eval_chunk(

@@ -4,5 +4,6 @@ from aihw_jax.experiments.runners._local import (
     LocalRunner as LocalRunner,
     run_local as run_local,
 )
+from aihw_jax.experiments.runners._sweep import run_sweep as run_sweep
 
-__all__ = ["LocalRunner", "run_local"]
+__all__ = ["LocalRunner", "run_local", "run_sweep"]
