@@ -172,29 +172,30 @@ def _fires(
 
 
 def _packed_trains(
-    seed: jax.Array, p: jax.Array, bl: jax.Array, slots: int, generated: int
+    seed: jax.Array, p: jax.Array, bl: jax.Array, slots: int, generated: jax.Array
 ) -> jax.Array:
     """Pulse trains of every sample, packed 32 slots a word: ``[batch, n, words]``.
 
-    Only the first ``generated`` slots are drawn; the caller guarantees that
-    no train is longer. Draws do not depend on ``generated``.
+    A loop draws the first ``generated`` slots (at least the longest train,
+    usually 1), so short trains cost little; under ``vmap`` it runs as long
+    as the longest of the batch. Draws do not depend on ``generated``.
     """
     batch, n = p.shape
     words = -(-slots // _WORD)
-    slot = jnp.arange(generated, dtype=jnp.int32)
     sample = jnp.arange(batch, dtype=jnp.int32)
-    fired = jax.vmap(
-        lambda t: _fires(seed, p, sample, jnp.full((batch,), t), slots),
-        out_axes=-1,
-    )(slot)
-    fired = fired & (slot < bl[:, None, None])
-    fired = jnp.pad(fired, ((0, 0), (0, 0), (0, words * _WORD - generated)))
-    shift = jnp.arange(_WORD, dtype=jnp.uint32)
-    bits = fired.astype(jnp.uint32).reshape(batch, n, words, _WORD) << shift
-    return jnp.sum(bits, axis=-1, dtype=jnp.uint32)
+
+    def draw_slot(t, packed):
+        fired = _fires(seed, p, sample, jnp.full((batch,), t), slots)
+        fired = fired & (t < bl)[:, None]
+        bit = fired.astype(jnp.uint32) << (t % _WORD).astype(jnp.uint32)
+        word = jax.nn.one_hot(t // _WORD, words, dtype=jnp.uint32)
+        return packed | (bit[..., None] * word)
+
+    packed = jnp.zeros((batch, n, words), jnp.uint32)
+    return lax.fori_loop(0, generated, draw_slot, packed)
 
 
-def _trains_for(plan: PulsePlan, params: UpdateParameters, generated: int):
+def _trains_for(plan: PulsePlan, params: UpdateParameters, generated: jax.Array):
     slots = params.desired_bl
     return (
         _packed_trains(plan.x_seed, plan.p_x, plan.bl, slots, generated),
@@ -525,15 +526,7 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method):
         return lax.switch(branch, [summed_with(c) for c in capacities], None)
 
     # Most samples have trains of one slot: draw only as many as needed.
-    lengths = sorted({1, min(8, slots), slots})
-    trains = lax.switch(
-        jnp.minimum(jnp.searchsorted(jnp.asarray(lengths), longest), len(lengths) - 1),
-        [
-            lambda _, g=g: jax.vmap(lambda p: _trains_for(p, params, g))(plans)
-            for g in lengths
-        ],
-        None,
-    )
+    trains = jax.vmap(lambda p: _trains_for(p, params, longest))(plans)
     return jax.vmap(lambda w, s, p, t: sequential_update(w, s, p, t, device))(
         weights, states, plans, trains
     )
