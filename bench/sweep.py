@@ -24,11 +24,17 @@ from aihw_jax.simulator.configs import FloatingPointRPUConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--variations", type=int, default=8, help="learning rates (default 8)"
+        "--variations",
+        type=int,
+        default=8,
+        help="number of learning rates to sweep (default 8)",
     )
     parser.add_argument("--config", choices=("analog", "fp"), default="analog")
     parser.add_argument(
-        "--max-elements", type=int, default=0, help="samples (default: all)"
+        "--max-elements",
+        type=int,
+        default=0,
+        help="training and validation samples to use (default 0: all)",
     )
     args = parser.parse_args()
     config = FloatingPointRPUConfig() if args.config == "fp" else None

@@ -36,7 +36,7 @@ def train_on_chunk(
 ) -> tuple[TrainCarry, jax.Array]:
     """Train on a chunk of mini-batches with ``lax.scan``.
 
-    ``order`` holds ``[steps, batch]`` sample indices into the
+    ``order`` contains ``[steps, batch]`` sample indices into the
     device-resident ``images``/``labels``; ``mask`` marks real samples, and a
     step without any is skipped. Returns the new carry and the sum of
     per-sample losses of each step.

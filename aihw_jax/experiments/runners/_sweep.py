@@ -70,8 +70,8 @@ def run_sweep(
     Variation ``i`` trains with ``learning_rates[i]`` and ``seeds[i]`` (a
     missing list repeats the experiment's learning rate or seed 0). It uses
     the same keys, shuffling and initial variables as ``run_local`` with that
-    seed and learning rate, so its result is the one of that run up to
-    floating-point rounding: the batched products may round differently, and
+    seed and learning rate. Its result therefore matches that run up to
+    floating-point rounding. The batched products may round differently, and
     a stochastic decision taken at a rounding boundary can then differ.
 
     Args:
@@ -106,6 +106,7 @@ def _sweep(experiment, rates, seed_list, dataset_root, max_elements, stdout):
     init_keys, train_keys, eval_keys = split[:, 0], split[:, 1], split[:, 2]
     variables = jax.vmap(experiment.init_variables)(init_keys)
     _check_outputs(experiment, jax.tree.map(lambda a: a[0], variables), train_x[:1])
+
     states = jax.vmap(AnalogSGD(lr=1.0).init)(variables)
     carries = (variables, states)
     loss = experiment.loss
@@ -116,6 +117,7 @@ def _sweep(experiment, rates, seed_list, dataset_root, max_elements, stdout):
             in_axes=(0, None, None, None, 0),
         )
     )
+
     rngs = [np.random.default_rng(seed) for seed in seed_list]
     learning_rates = jnp.asarray(rates, jnp.float32)
     results = [
@@ -159,6 +161,7 @@ def _sweep(experiment, rates, seed_list, dataset_root, max_elements, stdout):
                 f"time {elapsed:.1f}s",
                 flush=True,
             )
+
     for index, result in enumerate(results):
         trained = jax.tree.map(lambda a, i=index: a[i], carries[0])
         result["weights"] = serialization.variables_to_bytes(trained)
