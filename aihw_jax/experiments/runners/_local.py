@@ -100,9 +100,9 @@ def _load(experiment: BasicTraining, dataset_root: Any, max_elements: int) -> tu
     return splits
 
 
-def _evaluate(eval_chunk, variables, images, labels, key) -> tuple[float, float]:
+def eval_batches(images: jax.Array, labels: jax.Array):
+    """Yield ``(index, x, y, mask)`` of evaluation batches, padded to EVAL_BATCH."""
     count = images.shape[0]
-    loss_sum, correct = 0.0, 0.0
     for index, start in enumerate(range(0, count, EVAL_BATCH)):
         stop = min(start + EVAL_BATCH, count)
         x = images[start:stop]
@@ -113,11 +113,18 @@ def _evaluate(eval_chunk, variables, images, labels, key) -> tuple[float, float]
             x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
             y = jnp.concatenate([y, jnp.zeros(pad, y.dtype)])
             mask = jnp.concatenate([mask, jnp.zeros(pad, jnp.float32)])
+        yield index, x, y, mask
+
+
+def _evaluate(eval_chunk, variables, images, labels, key) -> tuple[float, float]:
+    loss_sum, correct = 0.0, 0.0
+    for index, x, y, mask in eval_batches(images, labels):
         batch_loss, batch_correct = eval_chunk(
             variables, x, y, mask, jax.random.fold_in(key, index)
         )
         loss_sum += float(batch_loss)
         correct += float(batch_correct)
+    count = images.shape[0]
     return loss_sum / count, correct / count
 
 

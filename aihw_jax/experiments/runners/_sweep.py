@@ -15,11 +15,11 @@ from aihw_jax.errors import ConfigError
 from aihw_jax.experiments import _steps
 from aihw_jax.experiments._training import BasicTraining
 from aihw_jax.experiments.runners._local import (
-    EVAL_BATCH,
     STEPS_PER_CALL,
     _batches,
     _check_outputs,
     _load,
+    eval_batches,
     resolve_device,
 )
 from aihw_jax.optim import AnalogSGD
@@ -198,21 +198,12 @@ def _train_epoch(sweep_chunk, carries, images, labels, experiment, rngs, keys, r
 
 
 def _evaluate(eval_chunk, variables, images, labels, keys):
-    count = images.shape[0]
     loss_sums = 0.0
     correct = 0.0
-    for index, first in enumerate(range(0, count, EVAL_BATCH)):
-        stop = min(first + EVAL_BATCH, count)
-        x = images[first:stop]
-        y = labels[first:stop]
-        mask = jnp.ones(stop - first, jnp.float32)
-        if stop - first < EVAL_BATCH:
-            pad = EVAL_BATCH - (stop - first)
-            x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
-            y = jnp.concatenate([y, jnp.zeros(pad, y.dtype)])
-            mask = jnp.concatenate([mask, jnp.zeros(pad, jnp.float32)])
+    for index, x, y, mask in eval_batches(images, labels):
         batch_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
         batch_loss, batch_correct = eval_chunk(variables, x, y, mask, batch_keys)
         loss_sums = loss_sums + np.asarray(batch_loss)
         correct = correct + np.asarray(batch_correct)
+    count = images.shape[0]
     return loss_sums / count, correct / count

@@ -271,6 +271,17 @@ def _summed_apply(
     return jnp.clip(weight + change, state.w_min, state.w_max), (up + down) > 0
 
 
+def _step_noise(noise_seed, index, cross_points, size):
+    """Return ``noise(k)``: the cycle-to-cycle draws of pulse ``k`` of sample ``index``."""
+    sample_seed = _random.fold_seed(noise_seed, index)
+
+    def noise(k):
+        counter = jnp.asarray(k, jnp.uint32) * size + cross_points
+        return _random.binomial_normal(sample_seed, counter)
+
+    return noise
+
+
 def sequential_update(
     weight: jax.Array,
     state: devices.PulsedDeviceState,
@@ -308,11 +319,7 @@ def sequential_update(
         both = d_word[:, None, :] & x_word[None, :, :]
         count = jnp.sum(lax.population_count(both), axis=-1, dtype=jnp.int32)
         up = d_neg[:, None] != x_neg[None, :]
-        sample_seed = _random.fold_seed(noise_seed, index)
-
-        def noise(k):
-            counter = jnp.asarray(k, jnp.uint32) * size + cross_points
-            return _random.binomial_normal(sample_seed, counter)
+        noise = _step_noise(noise_seed, index, cross_points, size)
 
         weight, pulsed = carry
         new = devices.apply_pulses(weight, state, count, up, noise, device)
@@ -361,11 +368,7 @@ def _deterministic_update(
             count = jnp.round(product / jnp.where(bl_b > 0, bl_b, 1.0))
         up = d_neg[:, None] != x_neg[None, :]
         size = jnp.uint32(out_size * in_size)
-        sample_seed = _random.fold_seed(noise_seed, index)
-
-        def noise(k):
-            counter = jnp.asarray(k, jnp.uint32) * size + cross_points
-            return _random.binomial_normal(sample_seed, counter)
+        noise = _step_noise(noise_seed, index, cross_points, size)
 
         count = count.astype(jnp.int32)
         weight, pulsed = carry
