@@ -50,7 +50,7 @@ def load_envelope(data: bytes, kind: str) -> bytes:
 
     Raises:
         SerializationError: if ``data`` is not an envelope of this format and
-            version, holds another kind, or fails its checksum.
+            version, contains another kind, or fails its checksum.
     """
     try:
         envelope = msgpack.unpackb(data, raw=False)
@@ -68,7 +68,7 @@ def load_envelope(data: bytes, kind: str) -> bytes:
         )
     if envelope.get("kind") != kind:
         raise SerializationError(
-            f"Envelope holds {envelope.get('kind')!r}, expected {kind!r}."
+            f"Envelope contains {envelope.get('kind')!r}, expected {kind!r}."
         )
     payload = envelope.get("payload")
     if not isinstance(payload, bytes):
@@ -82,8 +82,10 @@ def load_envelope(data: bytes, kind: str) -> bytes:
 
 def variables_to_bytes(variables: dict[str, Any]) -> bytes:
     """Serialise a model's ``params`` and ``analog`` variables into an envelope."""
-    kept = {name: variables[name] for name in ("params", "analog") if name in variables}
-    state = flax.serialization.to_state_dict(jax.device_get(kept))
+    trainable_and_analog = {
+        name: variables[name] for name in ("params", "analog") if name in variables
+    }
+    state = flax.serialization.to_state_dict(jax.device_get(trainable_and_analog))
     return dump_envelope("weights", flax.serialization.msgpack_serialize(state))
 
 
@@ -106,10 +108,12 @@ def variables_from_bytes(template: dict[str, Any], data: bytes) -> dict[str, Any
             "Weights payload is not valid msgpack: "
             f"{str(error).rstrip('.') or type(error).__name__}."
         ) from error
-    kept = {name: template[name] for name in ("params", "analog") if name in template}
-    expected = flax.serialization.to_state_dict(kept)
+    trainable_and_analog = {
+        name: template[name] for name in ("params", "analog") if name in template
+    }
+    expected = flax.serialization.to_state_dict(trainable_and_analog)
     _check_shapes(expected, state, ())
-    restored = flax.serialization.from_state_dict(kept, state)
+    restored = flax.serialization.from_state_dict(trainable_and_analog, state)
     return {**template, **restored}
 
 

@@ -208,8 +208,8 @@ class AnalogLinear(nn.Module):
         y = layout.join_outputs(y_tiles)
         if not self.is_initializing():
             # The zero perturbation exists only when the caller passes a
-            # "perturbations" collection (see `error_perturbations`); it is not
-            # created by init, so variables from init work at any batch size.
+            # "perturbations" collection (see `error_perturbations`). Init does
+            # not create it, so variables from init work at any batch size.
             y = self.perturb(PERTURBATION_NAME, y)
         if self.bias:
             bound = 1.0 / math.sqrt(self.in_features)

@@ -48,7 +48,7 @@ class AnalogSGD:
     torch's SGD with ``momentum`` and ``weight_decay``, or any optax
     optimizer given as ``digital``. Analog tiles get their pulsed update
     with learning rate ``lr`` from each sample's input ``x`` and error
-    ``d``; momentum and weight decay never act on them, as in aihwkit.
+    ``d``. Momentum and weight decay never act on them, as in aihwkit.
 
     Attributes:
         lr: learning rate of the analog tiles and of the default digital SGD.

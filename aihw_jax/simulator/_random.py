@@ -33,8 +33,8 @@ def seed_words(key: jax.Array) -> jax.Array:
 def fold_seed(seed: jax.Array, index: jax.Array) -> jax.Array:
     """Derive the seed words of sub-stream ``index`` (e.g. one per sample).
 
-    Sub-streams keep counters small: a counter must stay below 2**32 within
-    its stream, or draws repeat.
+    Sub-streams keep counters small, because a counter must stay below 2**32
+    within its stream or draws repeat.
     """
     index = jnp.asarray(index, jnp.uint32) * jnp.uint32(2)
     return jnp.stack([hash_bits(seed, index), hash_bits(seed, index + 1)])

@@ -155,9 +155,9 @@ def _sweep(experiment, rates, seed_list, dataset_root, max_elements, stdout):
                 }
             )
         if stdout:
-            shown = " ".join(f"{float(a):.4f}" for a in accuracies)
+            accuracy_text = " ".join(f"{float(a):.4f}" for a in accuracies)
             print(
-                f"Epoch {epoch}/{experiment.epochs}: accuracies {shown}  "
+                f"Epoch {epoch}/{experiment.epochs}: accuracies {accuracy_text}  "
                 f"time {elapsed:.1f}s",
                 flush=True,
             )

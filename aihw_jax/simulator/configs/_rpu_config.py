@@ -32,9 +32,9 @@ class SingleRPUConfig:
     backward: IOParameters = struct.field(default_factory=IOParameters)
     """Periphery of the backward (transposed) MVM; bound management is ignored."""
     update: UpdateParameters = struct.field(default_factory=UpdateParameters)
-    """How updates become pulses."""
+    """Conversion of updates into pulses."""
     mapping: MappingParameter = struct.field(default_factory=MappingParameter)
-    """How the layer is split into tiles and where its bias lives."""
+    """Split of the layer into tiles, and the place of its bias."""
 
     def __post_init__(self) -> None:
         v.check_type(self, "device", PulsedDevice)
@@ -59,7 +59,7 @@ class FloatingPointRPUConfig:
     device: FloatingPointDevice = struct.field(default_factory=FloatingPointDevice)
     """Ideal device (optional diffusion and decay)."""
     mapping: MappingParameter = struct.field(default_factory=MappingParameter)
-    """How the layer is split into tiles and where its bias lives."""
+    """Split of the layer into tiles, and the place of its bias."""
 
     def __post_init__(self) -> None:
         v.check_type(self, "device", FloatingPointDevice)

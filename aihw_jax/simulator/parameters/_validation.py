@@ -51,8 +51,8 @@ def check_number(
     too_low = values <= low if low_open else values < low
     if not np.isfinite(values).all() or too_low.any() or (values > high).any():
         span = allowed or _describe_range(low, high, low_open)
-        wanted = f"a finite number {span}".rstrip()
-        raise ConfigError(f"`{where}` must be {wanted}, got {value!r}.")
+        expected = f"a finite number {span}".rstrip()
+        raise ConfigError(f"`{where}` must be {expected}, got {value!r}.")
 
 
 def _describe_range(low: float, high: float, low_open: bool) -> str:

@@ -18,7 +18,7 @@ __all__ = [
 
 
 class NoiseManagementType(enum.Enum):
-    """How each input vector is scaled before the DAC."""
+    """Scaling of each input vector before the DAC."""
 
     NONE = "None"
     """No scaling."""
@@ -35,7 +35,7 @@ class NoiseManagementType(enum.Enum):
 
 
 class BoundManagementType(enum.Enum):
-    """What to do when an output saturates the ADC."""
+    """Handling of outputs that saturate the ADC."""
 
     NONE = "None"
     """Clip silently."""
@@ -54,7 +54,7 @@ class WeightNoiseType(enum.Enum):
 
 
 class AnalogMVType(enum.Enum):
-    """How the analog matrix-vector product is formed."""
+    """Form of the analog matrix-vector product."""
 
     ONE_PASS = "OnePass"
     IDEAL = "Ideal"
@@ -63,7 +63,7 @@ class AnalogMVType(enum.Enum):
 
 
 class PulseType(enum.Enum):
-    """How the update is turned into pulses."""
+    """Conversion of the update into pulses."""
 
     NONE = "None"
     """Exact floating-point update ``W -= lr * d x^T``."""

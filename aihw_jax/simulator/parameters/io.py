@@ -34,7 +34,7 @@ class IOParameters:
     mv_type: AnalogMVType = struct.field(
         pytree_node=False, default=AnalogMVType.ONE_PASS
     )
-    """How the MVM is formed; ``IDEAL`` is the same as ``is_perfect``."""
+    """Form of the MVM. ``IDEAL`` is the same as ``is_perfect``."""
     inp_bound: float = 1.0
     """DAC range ``[-inp_bound, inp_bound]``; 0 or less means unbounded."""
     inp_res: float = 1 / (2**7 - 2)

@@ -16,7 +16,7 @@ class MappingParameter:
 
     A layer larger than ``max_input_size`` inputs or ``max_output_size``
     outputs is split into ``ceil(size / max)`` parts per dimension, the first
-    ``size % n`` parts one larger; each part is an independent tile with its
+    ``size % n`` parts one larger. Each part is an independent tile with its
     own periphery. Outputs of input parts are summed digitally.
     """
 

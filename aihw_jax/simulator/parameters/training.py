@@ -16,7 +16,7 @@ class UpdateParameters:
     """Parameters of the pulsed update, with aihwkit's names and defaults.
 
     With update management, each sample's pulse probabilities are balanced
-    between ``x`` and ``d``; with update-BL management each sample also gets
+    between ``x`` and ``d``. With update-BL management, each sample also gets
     the shortest pulse train (at most ``desired_bl``) that carries its update.
     """
 
@@ -27,7 +27,7 @@ class UpdateParameters:
     pulse_type: PulseType = struct.field(
         pytree_node=False, default=PulseType.STOCHASTIC_COMPRESSED
     )
-    """How pulses are generated."""
+    """Kind of pulse generation."""
     res: float = 0.0
     """Bin width of the pulse probabilities (0: not quantised)."""
     x_res_implicit: float = 0.0

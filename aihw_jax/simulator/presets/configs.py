@@ -58,35 +58,35 @@ def _single(device) -> SingleRPUConfig:
 
 
 def ReRamESPreset() -> SingleRPUConfig:
-    """One ReRamESPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one ReRamESPresetDevice per cross-point."""
     return _single(devices.ReRamESPresetDevice())
 
 
 def ReRamSBPreset() -> SingleRPUConfig:
-    """One ReRamSBPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one ReRamSBPresetDevice per cross-point."""
     return _single(devices.ReRamSBPresetDevice())
 
 
 def CapacitorPreset() -> SingleRPUConfig:
-    """One CapacitorPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one CapacitorPresetDevice per cross-point."""
     return _single(devices.CapacitorPresetDevice())
 
 
 def EcRamPreset() -> SingleRPUConfig:
-    """One EcRamPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one EcRamPresetDevice per cross-point."""
     return _single(devices.EcRamPresetDevice())
 
 
 def EcRamMOPreset() -> SingleRPUConfig:
-    """One EcRamMOPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one EcRamMOPresetDevice per cross-point."""
     return _single(devices.EcRamMOPresetDevice())
 
 
 def IdealizedPreset() -> SingleRPUConfig:
-    """One IdealizedPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one IdealizedPresetDevice per cross-point."""
     return _single(devices.IdealizedPresetDevice())
 
 
 def GokmenVlasovPreset() -> SingleRPUConfig:
-    """One GokmenVlasovPresetDevice per cross-point."""
+    """Build a SingleRPUConfig with one GokmenVlasovPresetDevice per cross-point."""
     return _single(devices.GokmenVlasovPresetDevice())

@@ -1,4 +1,4 @@
-"""How a layer's ``[out, in]`` weight matrix is cut into equally padded tiles.
+"""The cut of a layer's ``[out, in]`` weight matrix into equally padded tiles.
 
 aihwkit cuts each dimension larger than the mapping's maximum into
 ``n = ceil(size / max)`` parts whose sizes differ by at most one (the first

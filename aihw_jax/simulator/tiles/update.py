@@ -6,7 +6,7 @@ every output line ``d_i`` fires in each of the ``BL`` time slots. A
 cross-point receives one pulse per slot in which both of its lines fire
 (a coincidence): up if ``x_j d_i < 0``, down otherwise, so that the expected
 change is ``-lr * x_j * d_i``. The pulse trains do not depend on the
-weights, so they are drawn for all samples at once; the samples are then
+weights, so they are drawn for all samples at once. The samples are then
 applied one after the other to the evolving device state, as aihwkit does.
 
 The default evaluation scans the samples: per-sample coincidence counts
@@ -158,7 +158,7 @@ def plan_pulses(
 def _fires(
     seed: jax.Array, p: jax.Array, sample: jax.Array, slot: jax.Array, slots: int
 ) -> jax.Array:
-    """Whether each line fires in slot ``slot`` of sample ``sample``.
+    """Return whether each line fires in slot ``slot`` of sample ``sample``.
 
     ``p`` is ``[..., n]`` with the leading shape of ``sample`` and ``slot``.
     The draw of a (sample, slot, line) triple does not depend on which other
@@ -177,8 +177,8 @@ def _packed_trains(
     """Pulse trains of every sample, packed 32 slots a word: ``[batch, n, words]``.
 
     A loop draws the first ``generated`` slots (at least the longest train,
-    usually 1), so short trains cost little; under ``vmap`` it runs as long
-    as the longest of the batch. Draws do not depend on ``generated``.
+    usually 1), so short trains cost little. Under ``vmap`` it runs as long
+    as the longest train of the whole batch. Draws do not depend on ``generated``.
     """
     batch, n = p.shape
     words = -(-slots // _WORD)
@@ -209,7 +209,7 @@ def _slot_matrices(
     """0/1 firing matrices of the batch's active slots, split by sign.
 
     Active slots ``(b, t < bl_b)`` are laid out one after the other; the
-    first ``capacity`` are evaluated (the caller picks a capacity that holds
+    first ``capacity`` are evaluated (the caller picks a capacity that fits
     them all). Returns ``x_pos, x_neg`` ``[capacity, in]`` and ``d_pos,
     d_neg`` ``[capacity, out]`` as float32.
     """
