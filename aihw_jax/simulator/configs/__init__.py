@@ -1,8 +1,20 @@
 """Configurations of analog tiles, with aihwkit's class and field names."""
 
 from aihw_jax.simulator.configs._rpu_config import (
+    DigitalRankUpdateRPUConfig as DigitalRankUpdateRPUConfig,
     FloatingPointRPUConfig as FloatingPointRPUConfig,
     SingleRPUConfig as SingleRPUConfig,
+    UnitCellRPUConfig as UnitCellRPUConfig,
+)
+from aihw_jax.simulator.parameters.compounds import (
+    BufferedTransferCompound as BufferedTransferCompound,
+    ChoppedTransferCompound as ChoppedTransferCompound,
+    DynamicTransferCompound as DynamicTransferCompound,
+    MixedPrecisionCompound as MixedPrecisionCompound,
+    OneSidedUnitCell as OneSidedUnitCell,
+    ReferenceUnitCell as ReferenceUnitCell,
+    TransferCompound as TransferCompound,
+    VectorUnitCell as VectorUnitCell,
 )
 from aihw_jax.simulator.parameters.devices import (
     ConstantStepDevice as ConstantStepDevice,
@@ -23,6 +35,7 @@ from aihw_jax.simulator.parameters.enums import (
     BoundManagementType as BoundManagementType,
     NoiseManagementType as NoiseManagementType,
     PulseType as PulseType,
+    VectorUnitCellUpdatePolicy as VectorUnitCellUpdatePolicy,
     WeightNoiseType as WeightNoiseType,
 )
 from aihw_jax.simulator.parameters.io import IOParameters as IOParameters
@@ -32,7 +45,11 @@ from aihw_jax.simulator.parameters.training import UpdateParameters as UpdatePar
 __all__ = [
     "AnalogMVType",
     "BoundManagementType",
+    "BufferedTransferCompound",
+    "ChoppedTransferCompound",
     "ConstantStepDevice",
+    "DigitalRankUpdateRPUConfig",
+    "DynamicTransferCompound",
     "ExpStepDevice",
     "FloatingPointDevice",
     "FloatingPointRPUConfig",
@@ -40,16 +57,23 @@ __all__ = [
     "IdealDevice",
     "LinearStepDevice",
     "MappingParameter",
+    "MixedPrecisionCompound",
     "NoiseManagementType",
+    "OneSidedUnitCell",
     "PiecewiseStepDevice",
     "PowStepDevice",
     "PowStepReferenceDevice",
     "PulseType",
     "PulsedDevice",
+    "ReferenceUnitCell",
     "SingleRPUConfig",
     "SoftBoundsDevice",
     "SoftBoundsPmaxDevice",
     "SoftBoundsReferenceDevice",
+    "TransferCompound",
+    "UnitCellRPUConfig",
     "UpdateParameters",
+    "VectorUnitCell",
+    "VectorUnitCellUpdatePolicy",
     "WeightNoiseType",
 ]

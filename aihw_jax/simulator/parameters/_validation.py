@@ -111,12 +111,13 @@ def check_bool(config: Any, name: str) -> None:
         raise ConfigError(f"`{where}` must be True or False, got {value!r}.")
 
 
-def check_type(config: Any, name: str, expected: type) -> None:
+def check_type(config: Any, name: str, expected: type | tuple[type, ...]) -> None:
     """Raise ConfigError unless ``config.name`` is an instance of ``expected``."""
     value = getattr(config, name)
     if not isinstance(value, expected):
         where = f"{type(config).__name__}.{name}"
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        names = " or ".join(kind.__name__ for kind in kinds)
         raise ConfigError(
-            f"`{where}` must be a {expected.__name__}, got {type(value).__name__} "
-            f"{value!r}."
+            f"`{where}` must be a {names}, got {type(value).__name__} {value!r}."
         )

@@ -13,6 +13,7 @@ __all__ = [
     "BoundManagementType",
     "NoiseManagementType",
     "PulseType",
+    "VectorUnitCellUpdatePolicy",
     "WeightNoiseType",
 ]
 
@@ -73,3 +74,16 @@ class PulseType(enum.Enum):
     DETERMINISTIC_IMPLICIT = "DeterministicImplicit"
     MEAN_COUNT = "MeanCount"
     NONE_WITH_DEVICE = "NoneWithDevice"
+
+
+class VectorUnitCellUpdatePolicy(enum.Enum):
+    """Which member of a vector unit cell receives an update."""
+
+    ALL = "All"
+    """Every member receives the same coincidences (with its own noise)."""
+    SINGLE_FIXED = "SingleFixed"
+    """Only member ``first_update_idx``."""
+    SINGLE_SEQUENTIAL = "SingleSequential"
+    """One member per mini-batch, in turn."""
+    SINGLE_RANDOM = "SingleRandom"
+    """One member per mini-batch, drawn at random."""

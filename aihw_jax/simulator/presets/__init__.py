@@ -1,15 +1,18 @@
 """Presets with aihwkit's names: measured device models and their tile configs.
 
-Each preset is a function that returns a config; keyword arguments replace
-fields, e.g. ``ReRamESPresetDevice(dw_min_std=0.0)``.
+Each preset is a function that returns a config. Device presets take
+keyword arguments that replace fields, e.g. ``ReRamESPresetDevice(dw_min_std=0.0)``.
 """
 
 from aihw_jax.simulator.presets.configs import (
+    FAMILY_PRESETS,
     CapacitorPreset as CapacitorPreset,
     EcRamMOPreset as EcRamMOPreset,
     EcRamPreset as EcRamPreset,
     GokmenVlasovPreset as GokmenVlasovPreset,
     IdealizedPreset as IdealizedPreset,
+    PCMPreset as PCMPreset,
+    PCMPresetUnitCell as PCMPresetUnitCell,
     PresetIOParameters as PresetIOParameters,
     PresetUpdateParameters as PresetUpdateParameters,
     ReRamESPreset as ReRamESPreset,
@@ -40,7 +43,9 @@ __all__ = [
     "GokmenVlasovPresetDevice",
     "IdealizedPreset",
     "IdealizedPresetDevice",
+    "PCMPreset",
     "PCMPresetDevice",
+    "PCMPresetUnitCell",
     "PresetIOParameters",
     "PresetUpdateParameters",
     "ReRamArrayHfO2PresetDevice",
@@ -51,3 +56,8 @@ __all__ = [
     "ReRamSBPresetDevice",
     "StandardIOParameters",
 ]
+
+# The compound families (e.g. TikiTakaEcRamPreset, MixedPrecisionEcRamPreset)
+# are generated from tables in ``configs``.
+globals().update(FAMILY_PRESETS)
+__all__ += sorted(FAMILY_PRESETS)  # noqa: PLE0605

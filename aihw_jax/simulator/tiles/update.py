@@ -34,10 +34,13 @@ from aihw_jax.simulator.parameters.training import UpdateParameters
 
 __all__ = [
     "PulsePlan",
+    "coincidences",
     "plan_pulses",
     "pulsed_update",
     "pulsed_update_tiles",
+    "scan_samples",
     "sequential_update",
+    "step_noise",
     "train_lengths",
 ]
 
@@ -282,6 +285,89 @@ def _step_noise(noise_seed, index, cross_points, size):
     return noise
 
 
+def step_noise(key: jax.Array, shape: tuple[int, int]):
+    """Return ``noise_of(index)``: the per-pulse noise function of each sample.
+
+    ``noise_of(index)(k)`` gives the standard-normal cycle-to-cycle draws of
+    pulse ``k`` of sample ``index`` for every cross-point of ``shape``.
+    """
+    seed = _random.seed_words(key)
+    size = jnp.uint32(shape[0] * shape[1])
+    cross_points = jnp.arange(shape[0] * shape[1], dtype=jnp.uint32).reshape(shape)
+    return lambda index: _step_noise(seed, index, cross_points, size)
+
+
+def _word_counts(x_word, d_word, x_neg, d_neg):
+    both = d_word[:, None, :] & x_word[None, :, :]
+    count = jnp.sum(lax.population_count(both), axis=-1, dtype=jnp.int32)
+    return count, d_neg[:, None] != x_neg[None, :]
+
+
+def coincidences(
+    x: jax.Array,
+    d: jax.Array,
+    lr: jax.Array,
+    granularity: jax.Array,
+    params: UpdateParameters,
+    key: jax.Array,
+):
+    """Prepare the per-sample coincidence counts of one tile's batch.
+
+    Returns ``(inputs, count_of)``: ``inputs`` is a tuple of arrays with the
+    batch as leading axis, and ``count_of(*inputs_of_one_sample)`` returns
+    that sample's pulse count ``[out, in]`` and direction (True: up). The
+    counts do not depend on the weights, so any per-sample rule (a single
+    device, the members of a unit cell, chopped signs) can consume them in
+    :func:`scan_samples`.
+    """
+    if params.pulse_type in (PulseType.DETERMINISTIC_IMPLICIT, PulseType.MEAN_COUNT):
+        return _deterministic_counts(x, d, lr, granularity, params)
+    plan = plan_pulses(x, d, lr, granularity, params, key)
+    trains = _trains_for(plan, params, jnp.max(plan.bl))
+    return (*trains, plan.x_negative, plan.d_negative), _word_counts
+
+
+def _deterministic_counts(x, d, lr, granularity, params):
+    """DETERMINISTIC_IMPLICIT and MEAN_COUNT: counts from rounded probabilities."""
+    bl, p_x, p_d = train_lengths(x, d, lr, granularity, params)
+    blf = bl.astype(jnp.float32)
+    implicit = params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT
+    if implicit:
+        factor_x = jnp.clip(
+            _quantize_probabilities(p_x, params.x_res_implicit, False, None), 0, 1
+        )
+        factor_d = jnp.clip(
+            _quantize_probabilities(p_d, params.d_res_implicit, False, None), 0, 1
+        )
+    else:
+        factor_x = jnp.clip(jnp.round(blf[:, None] * p_x), 0.0, blf[:, None])
+        factor_d = jnp.clip(jnp.round(blf[:, None] * p_d), 0.0, blf[:, None])
+
+    def count_of(bl_b, f_x, f_d, x_neg, d_neg):
+        product = f_d[:, None] * f_x[None, :]
+        if implicit:
+            count = jnp.round(bl_b * product)
+        else:
+            count = jnp.round(product / jnp.where(bl_b > 0, bl_b, 1.0))
+        return count.astype(jnp.int32), d_neg[:, None] != x_neg[None, :]
+
+    return (blf, factor_x, factor_d, x < 0, d < 0), count_of
+
+
+def scan_samples(carry, inputs, count_of, step):
+    """Apply ``step(carry, index, count, up) -> carry`` to every sample in order."""
+    batch = inputs[0].shape[0]
+
+    def body(carry, item):
+        index, *rest = item
+        count, up = count_of(*rest)
+        return step(carry, index, count, up), None
+
+    indices = jnp.arange(batch, dtype=jnp.int32)
+    carry, _ = lax.scan(body, carry, (indices, *inputs))
+    return carry
+
+
 def sequential_update(
     weight: jax.Array,
     state: devices.PulsedDeviceState,
@@ -303,31 +389,16 @@ def sequential_update(
         trains: packed ``(x_words, d_words)`` of the plan.
         device: device parameters.
     """
-    out_size, in_size = weight.shape
-    noise_seed = _random.seed_words(plan.noise_key)
-    size = jnp.uint32(out_size * in_size)
-    batch = plan.bl.shape[0]
-    indices = jnp.arange(batch, dtype=jnp.int32)
-    signs = (plan.x_negative, plan.d_negative)
+    noise_of = step_noise(plan.noise_key, weight.shape)
 
-    cross_points = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(
-        out_size, in_size
-    )
-
-    def apply_sample(carry, inputs):
-        index, x_word, d_word, x_neg, d_neg = inputs
-        both = d_word[:, None, :] & x_word[None, :, :]
-        count = jnp.sum(lax.population_count(both), axis=-1, dtype=jnp.int32)
-        up = d_neg[:, None] != x_neg[None, :]
-        noise = _step_noise(noise_seed, index, cross_points, size)
-
+    def step(carry, index, count, up):
         weight, pulsed = carry
-        new = devices.apply_pulses(weight, state, count, up, noise, device)
-        return (new, pulsed | (count > 0)), None
+        new = devices.apply_pulses(weight, state, count, up, noise_of(index), device)
+        return new, pulsed | (count > 0)
 
+    inputs = (*trains, plan.x_negative, plan.d_negative)
     carry = (weight, jnp.zeros(weight.shape, bool))
-    (weight, pulsed), _ = lax.scan(apply_sample, carry, (indices, *trains, *signs))
-    return weight, pulsed
+    return scan_samples(carry, inputs, _word_counts, step)
 
 
 def _deterministic_update(
@@ -339,47 +410,19 @@ def _deterministic_update(
     device: PulsedDevice,
     params: UpdateParameters,
     key: jax.Array,
+    granularity: jax.Array,
 ) -> jax.Array:
-    """DETERMINISTIC_IMPLICIT and MEAN_COUNT: counts from rounded probabilities."""
-    bl, p_x, p_d = train_lengths(x, d, lr, devices.granularity(device), params)
-    blf = bl.astype(jnp.float32)[:, None]
-    if params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT:
-        factor_x = jnp.clip(
-            _quantize_probabilities(p_x, params.x_res_implicit, False, None), 0, 1
-        )
-        factor_d = jnp.clip(
-            _quantize_probabilities(p_d, params.d_res_implicit, False, None), 0, 1
-        )
-    else:
-        factor_x = jnp.clip(jnp.round(blf * p_x), 0.0, blf)
-        factor_d = jnp.clip(jnp.round(blf * p_d), 0.0, blf)
-    out_size, in_size = weight.shape
-    noise_seed = _random.seed_words(jax.random.fold_in(key, _STEP_NOISE))
-    cross_points = jnp.arange(out_size * in_size, dtype=jnp.uint32).reshape(
-        out_size, in_size
-    )
+    """DETERMINISTIC_IMPLICIT and MEAN_COUNT, sample after sample."""
+    inputs, count_of = _deterministic_counts(x, d, lr, granularity, params)
+    noise_of = step_noise(jax.random.fold_in(key, _STEP_NOISE), weight.shape)
 
-    def apply_sample(carry, inputs):
-        index, bl_b, f_x, f_d, x_neg, d_neg = inputs
-        product = f_d[:, None] * f_x[None, :]
-        if params.pulse_type is PulseType.DETERMINISTIC_IMPLICIT:
-            count = jnp.round(bl_b * product)
-        else:
-            count = jnp.round(product / jnp.where(bl_b > 0, bl_b, 1.0))
-        up = d_neg[:, None] != x_neg[None, :]
-        size = jnp.uint32(out_size * in_size)
-        noise = _step_noise(noise_seed, index, cross_points, size)
-
-        count = count.astype(jnp.int32)
+    def step(carry, index, count, up):
         weight, pulsed = carry
-        new = devices.apply_pulses(weight, state, count, up, noise, device)
-        return (new, pulsed | (count > 0)), None
+        new = devices.apply_pulses(weight, state, count, up, noise_of(index), device)
+        return new, pulsed | (count > 0)
 
-    indices = jnp.arange(x.shape[0], dtype=jnp.int32)
-    inputs = (indices, blf[:, 0], factor_x, factor_d, x < 0, d < 0)
     carry = (weight, jnp.zeros(weight.shape, bool))
-    (weight, pulsed), _ = lax.scan(apply_sample, carry, inputs)
-    return weight, pulsed
+    return scan_samples(carry, inputs, count_of, step)
 
 
 def _exact_clipped_update(
@@ -414,6 +457,7 @@ def pulsed_update(
     *,
     key: jax.Array,
     method: str = "sequential",
+    granularity: jax.Array | None = None,
 ) -> jax.Array:
     """Update one tile's weights with one batch, sample after sample.
 
@@ -432,6 +476,8 @@ def pulsed_update(
             coincidences of the whole batch at once and clips once: faster,
             and the same in distribution except for cross-points that reach
             a bound during the batch, whose pulse order it ignores.
+        granularity: the ``epsilon`` of update management (default: the
+            device's own); compound devices pass the mean of their members'.
 
     Returns:
         The new weights.
@@ -446,6 +492,7 @@ def pulsed_update(
         params,
         key=key,
         method=method,
+        granularity=granularity,
     )
     return new[0]
 
@@ -462,6 +509,7 @@ def pulsed_update_tiles(
     key: jax.Array,
     method: str = "sequential",
     return_pulsed: bool = False,
+    granularity: jax.Array | None = None,
 ) -> jax.Array | tuple[jax.Array, jax.Array]:
     """Update a stack of tiles ``[tiles, out, in]`` with ``x [tiles, batch, in]``.
 
@@ -469,13 +517,15 @@ def pulsed_update_tiles(
     :func:`pulsed_update`. With ``return_pulsed``, also return which
     cross-points received at least one pulse (their write noise is redrawn).
     """
+    if granularity is None:
+        granularity = devices.granularity(device)
     weights, pulsed = _update_tiles(
-        weights, states, x, d, lr, device, params, key, method
+        weights, states, x, d, lr, device, params, key, method, granularity
     )
     return (weights, pulsed) if return_pulsed else weights
 
 
-def _update_tiles(weights, states, x, d, lr, device, params, key, method):
+def _update_tiles(weights, states, x, d, lr, device, params, key, method, epsilon):
     if method not in ("sequential", "summed"):
         raise ValueError(f"`method` must be 'sequential' or 'summed', got {method!r}.")
     if params.pulse_type is PulseType.NONE:
@@ -495,11 +545,10 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method):
     if params.pulse_type in (PulseType.DETERMINISTIC_IMPLICIT, PulseType.MEAN_COUNT):
         return jax.vmap(
             lambda w, s, xt, dt, k: _deterministic_update(
-                w, s, xt, dt, lr, device, params, k
+                w, s, xt, dt, lr, device, params, k, epsilon
             )
         )(weights, states, x, d, keys)
 
-    epsilon = devices.granularity(device)
     plans = jax.vmap(lambda xt, dt, k: plan_pulses(xt, dt, lr, epsilon, params, k))(
         x, d, keys
     )
