@@ -18,6 +18,7 @@ from aihw_jax.nn import (
     iter_analog_layers,
 )
 from aihw_jax.optim import AnalogSGD
+from aihw_jax.simulator import presets
 from aihw_jax.simulator.configs import (
     FloatingPointRPUConfig,
     IOParameters,
@@ -236,3 +237,79 @@ def test_init_variables_work_at_any_batch_size(key):
     assert "perturbations" not in variables
     assert layer.apply(variables, jnp.ones((3, 6)), rngs={"noise": key}).shape == (3, 4)
     assert layer.apply(variables, jnp.ones(6), rngs={"noise": key}).shape == (4,)
+
+
+def test_layer_lr_sets_each_layers_learning_rate(key):
+    fp = FloatingPointRPUConfig()
+    model = AnalogSequential(
+        AnalogLinear(5, 4, rpu_config=fp), AnalogLinear(4, 3, rpu_config=fp)
+    )
+    variables = model.init({"params": key}, jnp.zeros((1, 5)))
+    variables = {name: variables[name] for name in ("params", "analog")}
+    x = jax.random.normal(key, (8, 5))
+    optimizer = AnalogSGD(lr=0.1, layer_lr={"layers_1": 0.0})
+    (new, _), _ = _train_once(model, variables, x, jnp.ones((8, 3)), optimizer, key)
+    first = [
+        model.layers[0].get_weights(_layer_variables(v))[0] for v in (variables, new)
+    ]
+    second = [
+        model.layers[1].get_weights(_layer_variables(v, "layers_1"))[0]
+        for v in (variables, new)
+    ]
+    assert float(jnp.max(jnp.abs(first[1] - first[0]))) > 1e-3
+    np.testing.assert_array_equal(np.asarray(second[1]), np.asarray(second[0]))
+
+
+def test_layer_lr_names_unknown_layers(key):
+    model = AnalogSequential(AnalogLinear(5, 3, rpu_config=FloatingPointRPUConfig()))
+    variables = model.init({"params": key}, jnp.zeros((1, 5)))
+    variables = {name: variables[name] for name in ("params", "analog")}
+    x = jnp.ones((2, 5))
+    with pytest.raises(ConfigError, match="layers_7.*analog layers are: layers_0"):
+        _train_once(
+            model, variables, x, x[:, :3], AnalogSGD(layer_lr={"layers_7": 0.1}), key
+        )
+    with pytest.raises(ConfigError, match="layer_lr"):
+        AnalogSGD(layer_lr={"layers_0": -1.0})
+
+
+@pytest.mark.parametrize(
+    "name", ["TikiTakaIdealizedPreset", "MixedPrecisionIdealizedPreset", "PCMPreset"]
+)
+def test_compound_layers_split_into_tiles_and_learn(name, key):
+    config = getattr(presets, name)()
+    config = config.replace(mapping=MappingParameter(max_input_size=4))
+    model = AnalogSequential(AnalogLinear(7, 3, rpu_config=config))
+    variables = model.init({"params": key}, jnp.zeros((1, 7)))
+    variables = {name: variables[name] for name in ("params", "analog")}
+    state = variables["analog"]["layers_0"]["state"]
+    # Seven inputs in tiles of at most four: tiles of 4 and 3, the second
+    # padded by one column.
+    assert state["weight"].shape == (1, 2, 3, 4)
+    np.testing.assert_array_equal(np.asarray(state["weight"][0, 1, :, 3:]), 0.0)
+    before, _ = model.layers[0].get_weights(_layer_variables(variables))
+    # |outputs| stay far below 3, so every weight must grow.
+    x = jnp.ones((16, 7))
+    target = 3.0 * jnp.ones((16, 3))
+    optimizer = AnalogSGD(lr=0.1)
+    train = jax.jit(lambda v, k: _train_once(model, v, x, target, optimizer, k)[0][0])
+    current = variables
+    for step in range(4):
+        current = train(current, jax.random.fold_in(key, step))
+    after, _ = model.layers[0].get_weights(_layer_variables(current))
+    assert after.shape == (3, 7)
+    assert float(jnp.mean(after - before)) > 0.005
+    padded = current["analog"]["layers_0"]["state"]["weight"][0, 1, :, 3:]
+    np.testing.assert_array_equal(np.asarray(padded), 0.0)
+
+
+def test_summed_update_is_refused_for_compounds(key):
+    config = presets.TikiTakaIdealizedPreset()
+    model = AnalogSequential(AnalogLinear(4, 2, rpu_config=config))
+    variables = model.init({"params": key}, jnp.zeros((1, 4)))
+    variables = {name: variables[name] for name in ("params", "analog")}
+    x = jnp.ones((2, 4))
+    with pytest.raises(ConfigError, match="sequential"):
+        _train_once(
+            model, variables, x, x[:, :2], AnalogSGD(update_method="summed"), key
+        )

@@ -10,8 +10,13 @@ import jax
 import jax.numpy as jnp
 
 from aihw_jax.errors import ConfigError
-from aihw_jax.simulator import devices
-from aihw_jax.simulator.configs import FloatingPointRPUConfig, SingleRPUConfig
+from aihw_jax.simulator import compounds, devices
+from aihw_jax.simulator.configs import (
+    DigitalRankUpdateRPUConfig,
+    FloatingPointRPUConfig,
+    SingleRPUConfig,
+    UnitCellRPUConfig,
+)
 from aihw_jax.simulator.parameters.io import IOParameters
 from aihw_jax.simulator.tiles import mvm
 from aihw_jax.simulator.tiles.layout import TileLayout
@@ -33,6 +38,13 @@ PERTURBATION_NAME = "tile_output"
 """Name of the zero perturbation whose gradient is each sample's error ``d``."""
 
 _PERFECT = IOParameters(is_perfect=True)
+_CONFIGS = (
+    SingleRPUConfig,
+    UnitCellRPUConfig,
+    DigitalRankUpdateRPUConfig,
+    FloatingPointRPUConfig,
+)
+_COMPOUND_CONFIGS = (UnitCellRPUConfig, DigitalRankUpdateRPUConfig)
 
 
 def _tile_ios(config: Any) -> tuple[IOParameters, IOParameters]:
@@ -114,10 +126,12 @@ class AnalogLinear(nn.Module):
     weights and bias follow torch's ``Linear`` (uniform within
     ``1/sqrt(in_features)``), clipped to the device bounds.
 
-    Variables: ``params/bias`` (digital, trained by gradients),
-    ``analog/weight`` (``[n_out, n_in, rows, columns]``) and, for pulsed
-    devices, ``analog/device`` (the drawn device values). The forward
-    needs the ``"noise"`` RNG stream.
+    Variables: ``params/bias`` (digital, trained by gradients) and
+    ``analog/state``, a dict with ``weight`` (``[n_out, n_in, rows,
+    columns]``) and, for a single pulsed device, ``device`` (the drawn
+    device values) or, for compound devices (``UnitCellRPUConfig``,
+    ``DigitalRankUpdateRPUConfig``), ``cell`` (members, counters and
+    buffers of every tile). The forward needs the ``"noise"`` RNG stream.
     """
 
     in_features: int
@@ -126,7 +140,7 @@ class AnalogLinear(nn.Module):
     rpu_config: Any = None
 
     @property
-    def config(self) -> SingleRPUConfig | FloatingPointRPUConfig:
+    def config(self) -> Any:
         """The layer's RPU config (``SingleRPUConfig()`` if none was given)."""
         return SingleRPUConfig() if self.rpu_config is None else self.rpu_config
 
@@ -148,10 +162,11 @@ class AnalogLinear(nn.Module):
                 raise ConfigError(
                     f"`AnalogLinear.{name}` must be a positive integer, got {value!r}."
                 )
-        if not isinstance(self.config, (SingleRPUConfig, FloatingPointRPUConfig)):
+        if not isinstance(self.config, _CONFIGS):
+            names = ", ".join(kind.__name__ for kind in _CONFIGS)
             raise ConfigError(
-                "`AnalogLinear.rpu_config` must be a SingleRPUConfig or a "
-                f"FloatingPointRPUConfig, got {type(self.config).__name__}."
+                f"`AnalogLinear.rpu_config` must be one of {names}; got "
+                f"{type(self.config).__name__}."
             )
         self.config.check_support()
 
@@ -170,6 +185,8 @@ class AnalogLinear(nn.Module):
         if isinstance(self.config, FloatingPointRPUConfig):
             return {"weight": weight}
         grid = layout.grid
+        if isinstance(self.config, _COMPOUND_CONFIGS):
+            return self._init_compound(device_key, weight, real)
         keys = jax.random.split(device_key, grid[0] * grid[1]).reshape(grid)
         init_tile = lambda k: devices.init(k, layout.tile_shape, self.config.device)
         state = jax.vmap(jax.vmap(init_tile))(keys)
@@ -177,6 +194,25 @@ class AnalogLinear(nn.Module):
         state = state.replace(decay=jnp.where(real, state.decay, 1.0))
         weight = jnp.clip(weight, state.w_min, state.w_max)
         return {"weight": weight, "device": state}
+
+    def _init_compound(
+        self, key: jax.Array, weight: jax.Array, real: jax.Array
+    ) -> dict[str, Any]:
+        layout, cell = self.layout, self.config.device
+        grid = layout.grid
+        keys = jax.random.split(key, grid[0] * grid[1]).reshape(grid)
+
+        def init_tile(key, tile_weight):
+            state = compounds.init(key, layout.tile_shape, cell)
+            # Padding cross-points get zero bounds, so they stay at zero.
+            state = jax.tree.map(
+                lambda a: jnp.where(real, a, 0.0) if a.shape == real.shape else a,
+                state,
+            )
+            return compounds.set_weight(state, tile_weight, cell)
+
+        state = jax.vmap(jax.vmap(init_tile))(keys, weight)
+        return {"weight": compound_weight(state, cell, real), "cell": state}
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -236,6 +272,12 @@ class AnalogLinear(nn.Module):
         weight = self.layout.join_matrix(weight)
         bias = variables.get("params", {}).get("bias")
         return weight, bias
+
+
+def compound_weight(state: dict, cell: Any, real: jax.Array) -> jax.Array:
+    """Visible weights ``[n_out, n_in, rows, columns]`` of a grid of compound tiles."""
+    weight = jax.vmap(jax.vmap(lambda s: compounds.weight(s, cell)))(state)
+    return jnp.where(real, weight, 0.0)
 
 
 def error_perturbations(
@@ -301,6 +343,26 @@ def update_analog_state(
     if isinstance(config, FloatingPointRPUConfig):
         new = weight - lr * jnp.einsum("oibr,oibc->oirc", ds, xs)
         return {**state, "weight": new}
+    if isinstance(config, _COMPOUND_CONFIGS):
+        if method != "sequential":
+            raise ConfigError(
+                f"`update_method`={method!r} is offered for single-device configs "
+                f"only; {type(config.device).__name__} needs 'sequential'."
+            )
+        keys = jax.random.split(key, n_out * n_in).reshape(n_out, n_in)
+
+        def one_tile(tile_state, x_tile, d_tile, tile_key):
+            return compounds.update(
+                tile_state, x_tile, d_tile, lr, config.device, config.update, tile_key
+            )
+
+        cell = jax.vmap(jax.vmap(one_tile))(state["cell"], xs, ds, keys)
+        real = jnp.asarray(layout.padding_mask())
+        return {
+            **state,
+            "cell": cell,
+            "weight": compound_weight(cell, config.device, real),
+        }
 
     count = n_out * n_in
     flat = lambda a: a.reshape(count, *a.shape[2:])

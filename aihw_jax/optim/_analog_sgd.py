@@ -58,6 +58,10 @@ class AnalogSGD:
             default SGD when given).
         update_method: ``"sequential"`` (aihwkit's per-sample order) or
             ``"summed"`` (faster, ignores pulse order at the bounds).
+        layer_lr: learning rates of single analog layers, by variable path
+            (``"layers_1"``, or ``"layers_0/layers_2"`` when nested), like
+            aihwkit's per-layer parameter groups. Other analog layers use
+            ``lr``. Given as a dict, stored as sorted pairs.
     """
 
     lr: float = 0.01
@@ -65,8 +69,29 @@ class AnalogSGD:
     weight_decay: float = 0.0
     digital: optax.GradientTransformation | None = None
     update_method: str = "sequential"
+    layer_lr: Any = ()
 
     def __post_init__(self) -> None:
+        pairs = self.layer_lr
+        if isinstance(pairs, dict):
+            pairs = tuple(sorted(pairs.items()))
+        if not isinstance(pairs, tuple) or not all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+            for p in pairs
+        ):
+            raise ConfigError(
+                "`AnalogSGD.layer_lr` must map layer paths such as 'layers_1' to "
+                f"learning rates, got {self.layer_lr!r}."
+            )
+        for path, value in pairs:
+            if isinstance(value, jax.core.Tracer):
+                continue
+            if isinstance(value, (str, bool)) or not float(value) >= 0.0:
+                raise ConfigError(
+                    f"`AnalogSGD.layer_lr[{path!r}]` must be a number >= 0, got "
+                    f"{value!r}."
+                )
+        object.__setattr__(self, "layer_lr", pairs)
         for name in ("lr", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, jax.core.Tracer):
@@ -126,7 +151,16 @@ class AnalogSGD:
         new_variables["params"] = optax.apply_updates(params, updates)
 
         analog = variables.get(ANALOG_COLLECTION, {})
-        for index, (path, layer) in enumerate(iter_analog_layers(model)):
+        layers = list(iter_analog_layers(model))
+        rates = dict(self.layer_lr)
+        unknown = set(rates) - {"/".join(path) for path, _ in layers}
+        if unknown:
+            known = ", ".join("/".join(path) or "''" for path, _ in layers)
+            raise ConfigError(
+                f"`AnalogSGD.layer_lr` names {sorted(unknown)}, which are not analog "
+                f"layers of this model; its analog layers are: {known}."
+            )
+        for index, (path, layer) in enumerate(layers):
             inputs = _lookup(recorded, path)["x"]
             x_tiles = jnp.concatenate(inputs, axis=1) if len(inputs) > 1 else inputs[0]
             d = _lookup(grads["perturbations"], path)[PERTURBATION_NAME]
@@ -136,7 +170,7 @@ class AnalogSGD:
                 layer_state,
                 x_tiles,
                 d,
-                self.lr,
+                rates.get("/".join(path), self.lr),
                 key=jax.random.fold_in(key, index),
                 method=self.update_method,
             )
