@@ -14,7 +14,11 @@ from aihw_jax.experiments.demo import documented_model
 from aihw_jax.experiments.runners import LocalRunner, run_local, run_sweep
 from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax, NLLLoss
 from aihw_jax.serialization import variables_to_bytes
-from aihw_jax.simulator.configs import FloatingPointRPUConfig
+from aihw_jax.simulator.configs import (
+    ConstantStepDevice,
+    FloatingPointRPUConfig,
+    SingleRPUConfig,
+)
 
 
 def _small_model(rpu_config=None):
@@ -234,3 +238,44 @@ def test_sweep_rejects_mismatched_lengths():
         run_sweep(experiment, learning_rates=[0.1, 0.2], seeds=[0])
     with pytest.raises(ConfigError, match="learning rate"):
         run_sweep(experiment, learning_rates=[0.1, -0.2])
+
+
+def test_device_parameter_sweep_matches_separate_runs():
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    steps = [0.0005, 0.004]
+    swept = run_sweep(
+        experiment,
+        config_values={"device.dw_min": steps},
+        max_elements=320,
+        stdout=False,
+    )
+    assert [r["config_values"]["device.dw_min"] for r in swept] == pytest.approx(steps)
+    for result, dw_min in zip(swept, steps):
+        config = SingleRPUConfig(device=ConstantStepDevice(dw_min=dw_min))
+        single = run_local(
+            experiment.replace(model=_small_model(config)),
+            max_elements=320,
+            stdout=False,
+        )
+        swept_epoch, single_epoch = result["epochs"][0], single["epochs"][0]
+        assert swept_epoch["train_loss"] == pytest.approx(
+            single_epoch["train_loss"], rel=1e-4
+        )
+    # Eight times larger steps train differently, so the variations differ.
+    assert swept[0]["epochs"][0]["train_loss"] != pytest.approx(
+        swept[1]["epochs"][0]["train_loss"], rel=1e-3
+    )
+
+
+def test_device_parameter_sweep_names_bad_paths():
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    with pytest.raises(ConfigError, match="does not name a field"):
+        run_sweep(experiment, config_values={"device.dw_minimum": [0.1]})
+    with pytest.raises(ConfigError, match="only numeric fields"):
+        run_sweep(experiment, config_values={"update.pulse_type": [1.0]})
+    with pytest.raises(ConfigError, match="same, non-zero length"):
+        run_sweep(
+            experiment,
+            learning_rates=[0.1],
+            config_values={"device.dw_min": [0.1, 0.2]},
+        )

@@ -101,23 +101,27 @@ def make_train_chunk(
 
 
 def make_sweep_train_chunk(
-    model: nn.Module, loss: Any, update_method: str = "sequential"
+    build_model: Callable[[Any], nn.Module],
+    loss: Any,
+    update_method: str = "sequential",
 ) -> Callable[..., tuple[TrainCarry, jax.Array]]:
     """Build a jitted, vmapped ``train_chunk`` over variations of one experiment.
 
     The returned ``sweep_chunk(carries, images, labels, orders, mask, keys,
-    learning_rates)`` maps :func:`train_on_chunk` over the leading axis of
-    ``carries``, ``orders``, ``keys`` and ``learning_rates``; the data and
-    the mask are shared.
+    learning_rates, values)`` maps :func:`train_on_chunk` over the leading
+    axis of ``carries``, ``orders``, ``keys``, ``learning_rates`` and the
+    leaves of ``values``; the data and the mask are shared. Each variation
+    trains ``build_model(its values)``.
     """
 
-    def one(carry, images, labels, order, mask, key, learning_rate):
+    def one(carry, images, labels, order, mask, key, learning_rate, values):
         optimizer = AnalogSGD(lr=learning_rate, update_method=update_method)
+        model = build_model(values)
         return train_on_chunk(
             model, loss, optimizer, carry, images, labels, order, mask, key
         )
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None, None, 0, None, 0, 0)))
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None, 0, None, 0, 0, 0)))
 
 
 def make_eval_chunk(
