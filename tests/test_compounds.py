@@ -25,6 +25,7 @@ from aihw_jax.simulator.configs import (
     DynamicTransferCompound,
     MixedPrecisionCompound,
     OneSidedUnitCell,
+    PulsedDevice,
     ReferenceUnitCell,
     TransferCompound,
     UpdateParameters,
@@ -247,3 +248,71 @@ def test_every_family_preset_builds_and_checks():
     agad = presets.AGADCapacitorPreset().device
     assert (agad.tail_weightening, agad.in_chop_prob) == (20.0, 0.01)
     assert presets.MixedPrecisionPCMPreset().device.device.refresh_every == 1
+
+
+EXTREME = {
+    "dw_min_dtod": 2.0,
+    "w_max_dtod": 2.0,
+    "w_min_dtod": 2.0,
+    "up_down_dtod": 1.0,
+    "dw_min_std": 3.0,
+}
+FAMILY_SAMPLE = [
+    "ReRamES2Preset",
+    "EcRam4Preset",
+    "TikiTakaReRamSBPreset",
+    "TikiTakaCapacitorPreset",
+    "TTv2EcRamMOPreset",
+    "ChoppedTTv2IdealizedPreset",
+    "ChoppedTTv2ReRamESPreset",
+    "AGADEcRamPreset",
+    "AGADReRamSBPreset",
+    "MixedPrecisionPCMPreset",
+    "MixedPrecisionGokmenVlasovPreset",
+    "PCMPreset",
+]
+
+
+def _extreme(cell):
+    """Replace every member device's variations by extreme ones."""
+    if isinstance(cell, PulsedDevice):
+        return cell.replace(**EXTREME)
+    if isinstance(cell, MixedPrecisionCompound):
+        return cell.replace(device=_extreme(cell.device))
+    devices_ = tuple(_extreme(device) for device in cell.unit_cell_devices)
+    return cell.replace(unit_cell_devices=devices_)
+
+
+def _members_of(state):
+    if "members" in state:
+        return state["members"]
+    if "device" in state and isinstance(state["device"], dict):
+        return _members_of(state["device"])
+    return (state,)
+
+
+@pytest.mark.parametrize("name", FAMILY_SAMPLE)
+def test_member_weights_stay_in_their_bounds(name, key):
+    config = getattr(presets, name)()
+    cell = _extreme(config.device)
+    x = jax.random.uniform(jax.random.key(5), (10, 8, 8), minval=-1, maxval=1)
+    d = jax.random.uniform(jax.random.key(6), (10, 8, 16), minval=-1, maxval=1)
+    state = compounds.init(key, (16, 8), cell)
+    # Start at zero: aihwkit clips a reference device's programmed weight to
+    # the bounds without its reference, so its physical value may start out
+    # of bounds; pulses always keep it within them.
+    state = compounds.set_weight(state, jnp.zeros((16, 8)), cell)
+    step = jax.jit(
+        lambda s, x_k, d_k, k: compounds.update(
+            s, x_k, d_k, 0.5, cell, config.update, k
+        )
+    )
+    for index in range(10):
+        state = step(state, x[index], d[index], jax.random.fold_in(key, index))
+    assert bool(jnp.all(jnp.isfinite(compounds.weight(state, cell))))
+    for member in _members_of(state):
+        device = member["device"]
+        physical = member["weight"] + device.hidden.get("reference", 0.0)
+        assert bool(jnp.all(jnp.isfinite(physical)))
+        assert bool(jnp.all(physical <= device.w_max + 1e-6))
+        assert bool(jnp.all(physical >= device.w_min - 1e-6))
