@@ -279,3 +279,20 @@ def test_device_parameter_sweep_names_bad_paths():
             learning_rates=[0.1],
             config_values={"device.dw_min": [0.1, 0.2]},
         )
+
+
+def test_run_local_offers_the_summed_update():
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    runs = {
+        method: run_local(
+            experiment, max_elements=640, stdout=False, update_method=method
+        )["epochs"][0]
+        for method in ("sequential", "summed")
+    }
+    # Same data, keys and pulse trains: the two updates differ only where a
+    # weight reaches a bound within a batch, so the losses are close.
+    assert runs["summed"]["train_loss"] == pytest.approx(
+        runs["sequential"]["train_loss"], rel=0.05
+    )
+    with pytest.raises(ConfigError, match="update_method"):
+        run_local(experiment, max_elements=64, stdout=False, update_method="batched")

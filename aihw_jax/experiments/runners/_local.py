@@ -160,6 +160,7 @@ def run_local(
     dataset_root: Any = None,
     max_elements: int = 0,
     stdout: bool = True,
+    update_method: str = "sequential",
 ) -> dict[str, Any]:
     """Run a training experiment on this machine.
 
@@ -172,6 +173,10 @@ def run_local(
         max_elements: if > 0, use only the first ``max_elements`` training
             and validation samples.
         stdout: print a progress bar and one line per epoch.
+        update_method: ``"sequential"`` (aihwkit's per-sample pulsed update)
+            or ``"summed"`` (the batch's coincidences applied at once: faster,
+            and it differs only where a weight reaches a bound within a
+            batch; single-device configs only).
 
     Returns:
         ``{"epochs": [...], "weights": bytes}``: per epoch ``epoch``,
@@ -194,9 +199,10 @@ def run_local(
         raise ConfigError(
             f"`max_elements` must be an integer >= 0, got {max_elements!r}."
         )
+    optimizer = AnalogSGD(lr=experiment.learning_rate, update_method=update_method)
     target = resolve_device(device)
     with jax.default_device(target):
-        return _run(experiment, seed, dataset_root, max_elements, stdout)
+        return _run(experiment, seed, dataset_root, max_elements, stdout, optimizer)
 
 
 def _check_outputs(
@@ -217,13 +223,14 @@ def _check_outputs(
         )
 
 
-def _run(experiment, seed, dataset_root, max_elements, stdout) -> dict[str, Any]:
+def _run(
+    experiment, seed, dataset_root, max_elements, stdout, optimizer
+) -> dict[str, Any]:
     (train_x, train_y), (test_x, test_y) = _load(experiment, dataset_root, max_elements)
     root_key = jax.random.key(seed)
     init_key, train_key, eval_key = jax.random.split(root_key, 3)
     variables = experiment.init_variables(init_key)
     _check_outputs(experiment, variables, train_x[:1])
-    optimizer = AnalogSGD(lr=experiment.learning_rate)
     loss = experiment.loss
     train_chunk = _steps.make_train_chunk(experiment.model, loss, optimizer)
     eval_chunk = _steps.make_eval_chunk(experiment.model, loss)
