@@ -73,7 +73,7 @@ def set_weight(state: dict, weight: jax.Array, cell: Any) -> dict:
 
 
 def weight(state: dict, cell: Any) -> jax.Array:
-    """The weight the forward and backward MVMs see."""
+    """Return the weight that the forward and backward MVMs use."""
     return _rule(cell).weight(state, cell)
 
 

@@ -34,7 +34,7 @@ def set_weight(member: Member, weight: jax.Array) -> Member:
 
 
 def apparent(member: Member) -> jax.Array:
-    """The weight an MVM sees: the persistent weight plus write noise."""
+    """Return the weight an MVM uses: the persistent weight plus write noise."""
     return devices.apparent_weight(member["weight"], member["device"])
 
 

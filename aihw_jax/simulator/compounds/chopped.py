@@ -75,7 +75,7 @@ def set_weight(state: State, weight: jax.Array, cell: ChoppedTransferCompound) -
 
 
 def weight(state: State, cell: ChoppedTransferCompound) -> jax.Array:
-    """``C``, plus ``gamma`` times the de-chopped ``A`` when ``gamma > 0``."""
+    """Return ``C``, plus ``gamma`` times the de-chopped ``A`` when ``gamma > 0``."""
     fast, slow = state["members"]
     visible = _members.apparent(slow)
     if not cell.gamma_vec and isinstance(cell.gamma, float) and cell.gamma == 0.0:
@@ -128,7 +128,7 @@ def update(
     update_params: UpdateParameters,
     key: jax.Array,
 ) -> State:
-    """One mini-batch: chopped fast update with reads, buffered writes, maintenance."""
+    """Apply one mini-batch: chopped fast update and reads, buffered writes, maintenance."""
     params = transfer.member_params(cell)
     batch, in_size = x.shape
     out_size = d.shape[-1]
@@ -345,8 +345,8 @@ def _buffer_reads(state, record, values, lr, fast_lr, cell, chop_every):
 def _write_columns(slow, columns, d, lr, params, cell, key):
     """Write every read's counts into its column of ``C``.
 
-    Reads of one mini-batch hit consecutive columns, which are distinct
-    when the batch is no larger than the number of columns; then all
+    Reads of one mini-batch hit consecutive columns. These are distinct
+    when the batch is no larger than the number of columns, and then all
     writes run side by side. Otherwise they run one after the other.
     """
     reads, _out_size = d.shape

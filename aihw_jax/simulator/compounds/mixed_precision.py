@@ -47,7 +47,7 @@ def set_weight(state: State, weight: jax.Array, cell: MixedPrecisionCompound) ->
 
 
 def weight(state: State, cell: MixedPrecisionCompound) -> jax.Array:
-    """The analog device's weight: the MVMs never see ``chi``."""
+    """Return the analog device's weight: the MVMs never use ``chi``."""
     return unit_cells.weight(state["device"], cell.device)
 
 

@@ -3,7 +3,7 @@
 ``TransferCompound`` copies read columns with pulsed updates;
 ``BufferedTransferCompound`` collects them in a digital buffer first and
 writes single pulses where the buffer passes a threshold. The state of one
-tile holds the members, the sample counter and one column pointer (and, when
+tile contains the members, the sample counter and one column pointer (and, when
 buffered, one buffer) per transferring member.
 """
 
@@ -104,7 +104,7 @@ def set_weight(state: State, weight: jax.Array, cell: TransferCompound) -> State
 
 
 def weight(state: State, cell: TransferCompound) -> jax.Array:
-    """The visible weight ``sum_k gamma_k w_k`` (the last member when gamma is 0)."""
+    """Return the visible weight ``sum_k gamma_k w_k`` (the last member if gamma is 0)."""
     members = state["members"]
     if not cell.gamma_vec and isinstance(cell.gamma, float) and cell.gamma == 0.0:
         return _members.apparent(members[-1])
@@ -120,10 +120,10 @@ def update(
     update_params: UpdateParameters,
     key: jax.Array,
 ) -> State:
-    """One mini-batch: fast update, due transfers, then per-batch maintenance.
+    """Apply one mini-batch: fast update, due transfers, then maintenance.
 
-    Transfers that fall due within the batch run after its fast update;
-    for the Tiki-Taka presets (one transfer per mini-batch, after its last
+    Transfers that fall due within the batch run after its fast update.
+    For the Tiki-Taka presets (one transfer per mini-batch, after its last
     sample) this is exact.
     """
     params = member_params(cell)

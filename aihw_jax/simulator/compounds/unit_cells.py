@@ -28,7 +28,7 @@ State = dict[str, Any]
 
 
 def member_params(cell: UnitCell) -> tuple[PulsedDevice, ...]:
-    """The parameters of every member device, in order."""
+    """Return the parameters of every member device, in order."""
     if isinstance(cell, PulsedDevice):
         return (cell,)
     if isinstance(cell, OneSidedUnitCell):
@@ -38,7 +38,7 @@ def member_params(cell: UnitCell) -> tuple[PulsedDevice, ...]:
 
 
 def construction_key(key: jax.Array, cell: Any) -> jax.Array:
-    """The key of a compound's draws: from its construction seed if set."""
+    """Return the key of a compound's draws: from its construction seed if set."""
     seed = getattr(cell, "construction_seed", 0)
     return jax.random.key(seed) if seed else key
 
@@ -91,7 +91,7 @@ def set_weight(state: State, weight: jax.Array, cell: UnitCell) -> State:
 
 
 def weight(state: State, cell: UnitCell) -> jax.Array:
-    """The visible weight of the tile, write noise included."""
+    """Return the visible weight of the tile, write noise included."""
     if isinstance(cell, PulsedDevice):
         return _members.apparent(state)
     members = state["members"]
@@ -183,7 +183,7 @@ def pulse(
 ) -> tuple[State, jax.Array]:
     """Apply a batch as pulses, sample after sample (no per-batch maintenance).
 
-    Every member of a vector unit cell selected by its update policy sees
+    Every member of a vector unit cell selected by its update policy gets
     the same coincidences with its own cycle-to-cycle noise.
     """
     if isinstance(cell, PulsedDevice):

@@ -105,7 +105,7 @@ class VectorUnitCell:
     update_policy: VectorUnitCellUpdatePolicy = struct.field(
         pytree_node=False, default=VectorUnitCellUpdatePolicy.ALL
     )
-    """Which member receives the updates."""
+    """Rule that selects the members receiving each update."""
     first_update_idx: int = struct.field(pytree_node=False, default=0)
     """Member updated first (the only one with ``SINGLE_FIXED``)."""
     gamma_vec: tuple = ()
@@ -141,7 +141,7 @@ class ReferenceUnitCell(VectorUnitCell):
     update_policy: VectorUnitCellUpdatePolicy = struct.field(
         pytree_node=False, default=VectorUnitCellUpdatePolicy.SINGLE_FIXED
     )
-    """Which member receives the updates."""
+    """Rule that selects the members receiving each update."""
     gamma_vec: tuple = (1.0, -1.0)
     """Weight of each member in the sum."""
 
@@ -300,7 +300,7 @@ class TransferCompound:
 class BufferedTransferCompound(TransferCompound):
     """Tiki-Taka v2 in its original form: transfers collect in a digital buffer.
 
-    A read column is added to a float buffer; where the buffer passes the
+    A read column is added to a float buffer. Where the buffer passes the
     threshold ``thres_scale`` times the slow device's step, single pulses
     are written and the buffer is reduced.
     """
@@ -329,9 +329,9 @@ class BufferedTransferCompound(TransferCompound):
 class ChoppedTransferCompound(TransferCompound):
     """Chopped Tiki-Taka v2 (c-TTv2): buffered transfers with sign choppers.
 
-    The fast device learns ``c_out_i c_in_j`` times the gradient, where the
-    input chopper of a column flips at random (``in_chop_prob``) after the
-    column is read; reads are de-chopped before they enter the buffer.
+    The fast device learns ``c_out_i c_in_j`` times the gradient. The input
+    chopper of a column flips at random (``in_chop_prob``) after the column
+    is read, and reads are de-chopped before they enter the buffer.
     ``in_chop_prob = 0`` gives TTv2. Exactly two members.
     """
 
