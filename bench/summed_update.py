@@ -91,9 +91,7 @@ def training(epochs: int, seeds: list[int], max_elements: int) -> dict[str, list
             )
             accuracies = [epoch["accuracy"] for epoch in run["epochs"]]
             seconds = run["epochs"][-1]["time_epoch"]
-            runs.append(
-                {"seed": seed, "accuracy": accuracies, "last_epoch_s": seconds}
-            )
+            runs.append({"seed": seed, "accuracy": accuracies, "last_epoch_s": seconds})
             print(
                 f"seed {seed} {method:10s} accuracy "
                 + " ".join(f"{a:.4f}" for a in accuracies)
