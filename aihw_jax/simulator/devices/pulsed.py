@@ -15,7 +15,12 @@ from flax import struct
 
 from aihw_jax.simulator import _static
 from aihw_jax.simulator.devices import models
-from aihw_jax.simulator.parameters.devices import ConstantStepDevice, PulsedDevice
+from aihw_jax.simulator.parameters.devices import (
+    ConstantStepDevice,
+    LinearStepDevice,
+    PulsedDevice,
+    SoftBoundsDevice,
+)
 
 __all__ = [
     "PulsedDeviceState",
@@ -168,6 +173,11 @@ def is_constant_step(params: PulsedDevice) -> bool:
     return type(params) in (PulsedDevice, ConstantStepDevice)
 
 
+def is_affine_step(params: PulsedDevice) -> bool:
+    """True if one pulse maps the weight affinely (linear-step, soft bounds)."""
+    return isinstance(params, (LinearStepDevice, SoftBoundsDevice))
+
+
 def apply_pulses(
     weight: jax.Array,
     state: PulsedDeviceState,
@@ -183,14 +193,17 @@ def apply_pulses(
     weight. For the constant-step device, ``n`` pulses of one direction move
     the weight by ``n * dw`` plus noise of std ``dw_min_std * dw * sqrt(n)``
     (the sum of the ``n`` per-pulse noises, drawn at once with ``noise(0)``),
-    followed by one clip. Other devices take one pulse at a time, since their
-    step depends on the weight.
+    followed by one clip. Linear-step and soft-bounds devices take their
+    ``n`` pulses at once in closed form (see ``_apply_affine``). Other
+    devices take one pulse at a time, since their step depends on the weight.
 
     NOTE: clipping once after the ``n`` pulses equals clipping after each
     pulse as long as every single step keeps its sign, i.e. unless a
     cycle-to-cycle draw falls below ``-1 / dw_min_std`` (3.3 sigma for the
     default 0.3), where one pulse would move the weight backwards.
     """
+    if is_affine_step(params):
+        return _apply_affine(weight, state, count, up, noise(0), params)
     if not is_constant_step(params):
         return _apply_one_by_one(weight, state, count, up, noise, params)
     count_f = count.astype(weight.dtype)
@@ -198,6 +211,64 @@ def apply_pulses(
     change = step * (count_f + params.dw_min_std * jnp.sqrt(count_f) * noise(0))
     # Without pulses the change is 0 and the clip leaves the weight as it is.
     return jnp.clip(weight + change, state.w_min, state.w_max)
+
+
+_MAX_PULSE_BITS = 10
+"""Bits of the largest pulse count of one sample (``desired_bl`` <= 1024)."""
+
+
+def _power(base: jax.Array, exponent: jax.Array) -> jax.Array:
+    """Return ``base ** exponent`` for integer exponents, by repeated squaring."""
+    result = jnp.ones_like(base)
+    for bit in range(_MAX_PULSE_BITS):
+        result = jnp.where((exponent >> bit) & 1, result * base, result)
+        base = base * base
+    return result
+
+
+def _geometric_sum(slope: jax.Array, count: jax.Array, power: jax.Array) -> jax.Array:
+    """Return ``sum_{k<n} (1 + slope)**k``, with ``power = (1 + slope)**n``."""
+    n = count.astype(slope.dtype)
+    small = jnp.abs(slope * n) < 1e-3
+    series = n + slope * n * (n - 1.0) / 2.0
+    safe = jnp.where(small, 1.0, slope)
+    return jnp.where(small, series, (power - 1.0) / safe)
+
+
+def _apply_affine(weight, state, count, up, noise, params) -> jax.Array:
+    """Apply ``n`` pulses of a linear-step or soft-bounds device at once.
+
+    One pulse maps ``w`` to ``w + s w + b`` (``s`` the signed slope, ``b``
+    the signed step), so ``n`` pulses give ``w + (s w + b) S`` with ``S =
+    sum_{k<n} (1 + s)**k`` without noise. The cycle-to-cycle noise of the
+    ``n`` pulses is one Gaussian draw with their summed variance, each
+    pulse's noise carried forward by the later pulses' factors ``1 + s``.
+    For one pulse this is the single-pulse rule exactly.
+
+    NOTE: for ``n > 1`` the noise is exact to first order in
+    ``dw_min_std``: it uses the steps of the noiseless trajectory, and the
+    weight is clipped once after the ``n`` pulses.
+    """
+    params = models.resolve(params)
+    hidden = state.hidden
+    slope = jnp.where(up, hidden["slope_up"], -hidden["slope_down"])
+    step = jnp.where(up, state.dw_up, -state.dw_down)
+    factor = 1.0 + slope
+    power = _power(factor, count)
+    first = slope * weight + step
+    mean = weight + first * _geometric_sum(slope, count, power)
+
+    n = count.astype(weight.dtype)
+    if params.mult_noise:
+        # Pulse k's noise is sigma * first * factor**k, carried forward by
+        # factor**(n-1-k): every pulse adds sigma * first * factor**(n-1).
+        spread = jnp.abs(first) * jnp.sqrt(n) * power / factor
+    else:
+        square = factor * factor - 1.0
+        squares = _geometric_sum(square, count, power * power)
+        spread = jnp.abs(step) * jnp.sqrt(jnp.maximum(squares, 0.0))
+    new = jnp.clip(mean + params.dw_min_std * spread * noise, state.w_min, state.w_max)
+    return jnp.where(count > 0, new, weight)
 
 
 def _apply_one_by_one(weight, state, count, up, noise, params) -> jax.Array:
