@@ -13,6 +13,12 @@ Fashion-MNIST and prints one line per epoch:
 
     python bench/aihwkit_peer.py --config analog --epochs 1 --seed 0
 
+Preset mode trains the same network once per named training preset (an
+RPU-config preset class of ``aihwkit.simulator.presets.configs``), with
+every analog layer on the preset, in the order given:
+
+    python bench/aihwkit_peer.py --presets TikiTakaEcRamPreset EcRamPreset --epochs 2
+
 Tile mode times the forward pass and the pulsed update of one 512x512 tile
 at batch 64 against the same operations written as plain torch matmuls:
 
@@ -26,6 +32,7 @@ CPU build of torch 2.13.0. The loop follows ``BasicTraining`` in aihwkit
 
 import argparse
 import gzip
+import inspect
 import json
 import os
 import platform
@@ -33,12 +40,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
-import torch
-from torch import nn
+from typing import NamedTuple
 
 import aihwkit
+import numpy as np
+import torch
 from aihwkit.nn import AnalogLinear, AnalogSequential
 from aihwkit.optim import AnalogSGD
 from aihwkit.simulator.configs import (
@@ -46,7 +52,9 @@ from aihwkit.simulator.configs import (
     FloatingPointRPUConfig,
     SingleRPUConfig,
 )
+from aihwkit.simulator.presets import configs as preset_configs
 from aihwkit.simulator.tiles import AnalogTile
+from torch import nn
 
 # Location of the IDX files installed by the Debian package
 # dataset-fashion-mnist.
@@ -66,6 +74,21 @@ TILE_WARMUP_CALLS = 5
 # The pulse count of the stochastic update grows with |d|, so its cost
 # depends strongly on this scale.
 TILE_D_SCALES = (1.0, 0.01)
+
+# The training presets: the RPU-config preset classes defined in
+# aihwkit.simulator.presets.configs (52 in aihwkit 1.2.0). The package also
+# exports FloatingPointPreset and StandardHWATrainingPreset from its
+# inference module. They are left out, as in bench/run.py, because they
+# configure hardware-aware training for inference, not a pulsed update.
+PRESET_NAMES = tuple(
+    sorted(
+        name
+        for name, value in vars(preset_configs).items()
+        if inspect.isclass(value)
+        and name.endswith("Preset")
+        and value.__module__ == preset_configs.__name__
+    )
+)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -132,9 +155,11 @@ def make_rpu_config(config: str) -> SingleRPUConfig | FloatingPointRPUConfig:
     raise ValueError(f"invalid config {config!r}, expected 'analog' or 'fp'")
 
 
-def build_model(config: str) -> AnalogSequential:
-    """Build the three-layer sigmoid network of aihwkit's BasicTraining."""
-    rpu_config = make_rpu_config(config)
+def build_model(rpu_config) -> AnalogSequential:
+    """Build the three-layer sigmoid network of aihwkit's BasicTraining.
+
+    Every ``AnalogLinear`` layer gets the same ``rpu_config``.
+    """
     return AnalogSequential(
         nn.Flatten(),
         AnalogLinear(784, 256, rpu_config=rpu_config),
@@ -240,21 +265,42 @@ def describe_environment(threads: int) -> dict:
     }
 
 
-def run_training(args: argparse.Namespace) -> dict:
-    """Train and evaluate the network, printing one line per epoch."""
+class Splits(NamedTuple):
+    """The normalised Fashion-MNIST training and test splits."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def load_splits(data_dir: Path) -> Splits:
+    """Load the training and test splits from the IDX files in ``data_dir``."""
+    train_images, train_labels = load_split(data_dir, "train")
+    test_images, test_labels = load_split(data_dir, "t10k")
+    return Splits(train_images, train_labels, test_images, test_labels)
+
+
+def train_network(
+    args: argparse.Namespace, rpu_config, splits: Splits, label: str = ""
+) -> list[dict]:
+    """Train and evaluate the network with ``rpu_config`` for ``--epochs``.
+
+    Seeds torch with ``--seed`` first, so that every call starts from the
+    same initial weights and shuffling. Prints one line per epoch, prefixed
+    with ``label`` if given, and returns one record per epoch.
+    """
     torch.manual_seed(args.seed)
     # NOTE: aihwkit's C++ simulator draws pulses and noise from its own
     # random generator, which torch.manual_seed does not reach. Analog runs
     # therefore differ between runs even with the same --seed.
     generator = torch.Generator().manual_seed(args.seed)
 
-    train_images, train_labels = load_split(args.data_dir, "train")
-    test_images, test_labels = load_split(args.data_dir, "t10k")
-
-    model = build_model(args.config)
+    model = build_model(rpu_config)
     optimizer = AnalogSGD(model.parameters(), lr=LEARNING_RATE)
     optimizer.regroup_param_groups(model)
     loss_function = nn.NLLLoss()
+    prefix = f"{label} " if label else ""
 
     epochs = []
     for epoch in range(args.epochs):
@@ -263,8 +309,8 @@ def run_training(args: argparse.Namespace) -> dict:
             model,
             optimizer,
             loss_function,
-            train_images,
-            train_labels,
+            splits.train_images,
+            splits.train_labels,
             generator,
             args.max_batches,
         )
@@ -272,7 +318,11 @@ def run_training(args: argparse.Namespace) -> dict:
 
         start = time.perf_counter()
         valid_loss, accuracy = evaluate(
-            model, loss_function, test_images, test_labels, args.eval_batch_size
+            model,
+            loss_function,
+            splits.test_images,
+            splits.test_labels,
+            args.eval_batch_size,
         )
         time_eval = time.perf_counter() - start
 
@@ -288,22 +338,50 @@ def run_training(args: argparse.Namespace) -> dict:
         }
         epochs.append(record)
         print(
-            f"epoch {epoch} train_loss {train_loss:.4f} "
+            f"{prefix}epoch {epoch} train_loss {train_loss:.4f} "
             f"valid_loss {valid_loss:.4f} accuracy {accuracy:.4f} "
             f"time_train_s {time_train:.2f} time_eval_s {time_eval:.2f}",
             flush=True,
         )
+    return epochs
 
+
+def training_settings(args: argparse.Namespace) -> dict:
+    """Return the settings shared by the training and preset modes."""
     return {
-        "mode": "train",
-        "config": args.config,
         "seed": args.seed,
         "batch_size": BATCH_SIZE,
         "learning_rate": LEARNING_RATE,
         "eval_batch_size": args.eval_batch_size,
         "max_batches": args.max_batches,
+    }
+
+
+def run_training(args: argparse.Namespace) -> dict:
+    """Train and evaluate the network of ``--config``, printing one line per epoch."""
+    splits = load_splits(args.data_dir)
+    epochs = train_network(args, make_rpu_config(args.config), splits)
+    return {
+        "mode": "train",
+        "config": args.config,
+        **training_settings(args),
         "epochs": epochs,
     }
+
+
+def run_presets(args: argparse.Namespace) -> dict:
+    """Train and evaluate the network once per ``--presets`` name, in order.
+
+    Each run builds a fresh model whose analog layers all use an instance
+    of the preset class, and starts from the same torch seed.
+    """
+    splits = load_splits(args.data_dir)
+    runs = []
+    for name in args.presets:
+        rpu_config = getattr(preset_configs, name)()
+        epochs = train_network(args, rpu_config, splits, label=name)
+        runs.append({"preset": name, "epochs": epochs})
+    return {"mode": "presets", **training_settings(args), "presets": runs}
 
 
 def median_call_us(function, calls: int) -> float:
@@ -371,9 +449,7 @@ def run_tile(args: argparse.Namespace) -> dict:
                 "torch_update",
                 scale,
                 median_call_us(
-                    lambda d=d: weight.addmm_(
-                        d.T, x, alpha=-args.tile_learning_rate
-                    ),
+                    lambda d=d: weight.addmm_(d.T, x, alpha=-args.tile_learning_rate),
                     args.tile_calls,
                 ),
             )
@@ -417,7 +493,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=("analog", "fp"),
         default="analog",
         help="RPU configuration: 'analog' is SingleRPUConfig with "
-        "ConstantStepDevice, 'fp' is FloatingPointRPUConfig (default: analog)",
+        "ConstantStepDevice, 'fp' is FloatingPointRPUConfig; not used with "
+        "--presets (default: analog)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--presets",
+        nargs="+",
+        choices=PRESET_NAMES,
+        default=None,
+        metavar="NAME",
+        help="train once per named RPU-config preset of "
+        "aihwkit.simulator.presets.configs, in the given order, in place of --config "
+        "(--list-presets prints the valid names)",
+    )
+    mode.add_argument(
+        "--list-presets",
+        action="store_true",
+        help="print the valid --presets names, one per line, and exit",
     )
     parser.add_argument(
         "--epochs", type=positive_int, default=1, help="training epochs (default: 1)"
@@ -456,7 +549,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"folder with the Fashion-MNIST IDX files (default: {DEFAULT_DATA_DIR})",
     )
 
-    parser.add_argument(
+    mode.add_argument(
         "--tile",
         action="store_true",
         help=f"time one {TILE_SIZE}x{TILE_SIZE} tile at batch {TILE_BATCH} "
@@ -479,11 +572,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--json", type=Path, default=None, help="write the results to this JSON file"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.presets is not None:
+        duplicates = sorted(
+            {name for name in args.presets if args.presets.count(name) > 1}
+        )
+        if duplicates:
+            parser.error(
+                f"--presets lists {', '.join(duplicates)} more than once; "
+                "give each preset once"
+            )
+    return args
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.list_presets:
+        print("\n".join(PRESET_NAMES))
+        return 0
     # NOTE: torch timings are very sensitive to other load when --threads
     # equals the core count. On a 2-core machine with one core kept busy by
     # another process, the 512x512 torch forward took 16 ms, not 0.23 ms.
@@ -492,7 +598,12 @@ def main(argv: list[str]) -> int:
     # Load averages (1, 5 and 15 minutes) show whether other work shared
     # the CPUs during the measurement.
     load_average_start = list(os.getloadavg())
-    result = run_tile(args) if args.tile else run_training(args)
+    if args.tile:
+        result = run_tile(args)
+    elif args.presets is not None:
+        result = run_presets(args)
+    else:
+        result = run_training(args)
     result["load_average_start"] = load_average_start
     result.update(describe_environment(args.threads))
 

@@ -23,6 +23,16 @@ printed. Example:
 A quick smoke run:
 
     .venv/bin/python bench/run.py --epochs 2 --max-elements 640 --tile-calls 3
+
+With ``--presets NAME [NAME ...]`` the script also trains the documented
+experiment once per training preset (an RPU-config preset of
+``aihw_jax.simulator.presets.configs``), with every analog layer on the
+preset, for ``--preset-epochs`` epochs. With the peer, each preset runs in
+aihwkit 1.2.0 first and then in aihw_jax, before the next preset.
+``--only-presets`` skips the other measurements:
+
+    .venv/bin/python bench/run.py --presets EcRamPreset TikiTakaEcRamPreset \
+        --preset-epochs 2 --only-presets --peer /work/peer/venv/bin/python
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ from aihw_jax.simulator.configs import (
     SingleRPUConfig,
     UpdateParameters,
 )
+from aihw_jax.simulator.presets import configs as preset_configs
 from aihw_jax.simulator.tiles import forward
 from aihw_jax.simulator.tiles.update import pulsed_update
 
@@ -66,8 +77,9 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 PEER_SCRIPT = REPOSITORY_ROOT / "bench" / "aihwkit_peer.py"
 PEER_ENVIRONMENT_VARIABLE = "AIHWKIT_PEER_PYTHON"
 
-# Batch size of BasicTraining in aihwkit 1.2.0 and in aihw_jax.
+# Batch size and learning rate of BasicTraining in aihwkit 1.2.0 and in aihw_jax.
 TRAINING_BATCH_SIZE = 64
+TRAINING_LEARNING_RATE = 0.05
 
 # The tile settings match those of bench/aihwkit_peer.py --tile.
 TILE_SIZE = 512
@@ -86,6 +98,15 @@ TARGET_ANALOG_SPEEDUP = 2.0
 TARGET_FP_SPEEDUP = 4.0
 
 CONFIGS = ("analog", "fp")
+
+# The valid values of --presets are the training presets, the RPU-config
+# presets of aihw_jax.simulator.presets.configs. They have the names of the 52
+# classes in aihwkit 1.2.0's aihwkit.simulator.presets.configs. The suffix
+# filter leaves out the peripheral presets ("...Parameters") and the device
+# PCMPresetUnitCell.
+PRESET_NAMES = tuple(
+    sorted(name for name in preset_configs.__all__ if name.endswith("Preset"))
+)
 
 
 # Machine and load information.
@@ -220,23 +241,39 @@ def summarize_epochs(times_s: list[float], accuracies: list[float]) -> dict[str,
     }
 
 
-def run_jax_training(
-    config: str, epochs: int, seed: int, max_elements: int
-) -> dict[str, Any]:
-    """Train the documented network with aihw_jax and return the epoch summary."""
-    rpu_config = FloatingPointRPUConfig() if config == "fp" else None
+def train_jax(
+    label: str, rpu_config: Any, epochs: int, seed: int, max_elements: int
+) -> list[dict[str, Any]]:
+    """Train the documented network with aihw_jax and return the epoch records.
+
+    Every analog layer uses ``rpu_config`` (``None`` is the default analog
+    configuration). Prints one line per epoch, prefixed with ``label``.
+    """
     experiment = BasicTraining(
-        dataset=FashionMNIST, model=documented_model(rpu_config), epochs=epochs
+        dataset=FashionMNIST,
+        model=documented_model(rpu_config),
+        batch_size=TRAINING_BATCH_SIZE,
+        learning_rate=TRAINING_LEARNING_RATE,
+        epochs=epochs,
     )
     result = run_local(experiment, seed=seed, max_elements=max_elements, stdout=False)
     records = result["epochs"]
     for record in records:
         print(
-            f"aihw_jax {config} epoch {record['epoch']}: "
+            f"aihw_jax {label} epoch {record['epoch']}: "
             f"time_epoch_s {record['time_epoch']:.2f} accuracy {record['accuracy']:.4f} "
             f"train_loss {record['train_loss']:.4f} valid_loss {record['valid_loss']:.4f}",
             flush=True,
         )
+    return records
+
+
+def run_jax_training(
+    config: str, epochs: int, seed: int, max_elements: int
+) -> dict[str, Any]:
+    """Train the documented network with aihw_jax and return the epoch summary."""
+    rpu_config = FloatingPointRPUConfig() if config == "fp" else None
+    records = train_jax(config, rpu_config, epochs, seed, max_elements)
     summary = summarize_epochs(
         [record["time_epoch"] for record in records],
         [record["accuracy"] for record in records],
@@ -281,9 +318,23 @@ def run_peer_training(
     An aihwkit epoch time is its training time plus its evaluation time, so
     that it covers the same work as aihw_jax's ``time_epoch``.
     """
+    arguments = ["--config", config]
+    arguments += peer_training_arguments(epochs, seed, max_batches, threads)
+    output = run_peer(python, arguments)
+    records = output["epochs"]
+    summary = summarize_epochs(
+        [peer_epoch_seconds(record) for record in records],
+        [record["accuracy"] for record in records],
+    )
+    summary["peer_output"] = output
+    return summary
+
+
+def peer_training_arguments(
+    epochs: int, seed: int, max_batches: int | None, threads: int
+) -> list[str]:
+    """Build the bench/aihwkit_peer.py arguments shared by all training runs."""
     arguments = [
-        "--config",
-        config,
         "--epochs",
         str(epochs),
         "--seed",
@@ -293,14 +344,140 @@ def run_peer_training(
     ]
     if max_batches is not None:
         arguments += ["--max-batches", str(max_batches)]
-    output = run_peer(python, arguments)
-    records = output["epochs"]
-    summary = summarize_epochs(
-        [record["time_train_s"] + record["time_eval_s"] for record in records],
+    return arguments
+
+
+def peer_epoch_seconds(record: dict[str, Any]) -> float:
+    """Return the seconds of one aihwkit epoch: training plus evaluation."""
+    return record["time_train_s"] + record["time_eval_s"]
+
+
+def read_peer_presets(python: str) -> list[str]:
+    """Return the preset names that bench/aihwkit_peer.py accepts with ``python``."""
+    completed = subprocess.run(
+        [python, str(PEER_SCRIPT), "--list-presets"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"aihwkit peer {python} failed to list its presets with exit code "
+            f"{completed.returncode}. Its error output is printed above."
+        )
+    return completed.stdout.split()
+
+
+# Presets.
+
+
+def summarize_preset_epochs(
+    times_s: list[float], accuracies: list[float], first_epoch_compiles: bool
+) -> dict[str, Any]:
+    """Summarize the epoch times and accuracies of one preset run.
+
+    With ``first_epoch_compiles`` (aihw_jax), the steady state is the median
+    of epochs 2..N, or ``None`` after one epoch, and the compile overhead is
+    estimated as epoch 1 minus that median. Otherwise (aihwkit, which does
+    not compile) it is the median of all epochs.
+    """
+    summary: dict[str, Any] = {"epoch_times_s": times_s, "accuracies": accuracies}
+    if not first_epoch_compiles:
+        summary["steady_epoch_s"] = statistics.median(times_s)
+        return summary
+    steady_s = statistics.median(times_s[1:]) if len(times_s) > 1 else None
+    summary["steady_epoch_s"] = steady_s
+    # An estimate: it assumes that epoch 1 would take the steady-state time
+    # without compilation.
+    summary["first_epoch_overhead_s"] = (
+        None if steady_s is None else times_s[0] - steady_s
+    )
+    return summary
+
+
+def run_jax_preset(
+    name: str, epochs: int, seed: int, max_elements: int
+) -> dict[str, Any]:
+    """Train the documented network with every analog layer on preset ``name``."""
+    rpu_config = getattr(preset_configs, name)()
+    records = train_jax(name, rpu_config, epochs, seed, max_elements)
+    summary = summarize_preset_epochs(
+        [record["time_epoch"] for record in records],
         [record["accuracy"] for record in records],
+        first_epoch_compiles=True,
+    )
+    summary["epochs"] = records
+    return summary
+
+
+def run_peer_preset(
+    python: str,
+    name: str,
+    epochs: int,
+    seed: int,
+    max_batches: int | None,
+    threads: int,
+) -> dict[str, Any]:
+    """Train the documented network with aihwkit's preset ``name`` on every layer."""
+    arguments = ["--presets", name]
+    arguments += peer_training_arguments(epochs, seed, max_batches, threads)
+    output = run_peer(python, arguments)
+    (run,) = output["presets"]
+    records = run["epochs"]
+    summary = summarize_preset_epochs(
+        [peer_epoch_seconds(record) for record in records],
+        [record["accuracy"] for record in records],
+        first_epoch_compiles=False,
     )
     summary["peer_output"] = output
     return summary
+
+
+def measure_presets(
+    args: argparse.Namespace,
+    log: MeasurementLog,
+    max_elements: int,
+    max_batches: int | None,
+) -> dict[str, dict[str, Any]]:
+    """Train each ``--presets`` name, aihwkit first where there is a peer.
+
+    Returns ``{"aihw_jax": {name: summary}, "aihwkit": {name: summary}}``,
+    the second only with ``--peer``.
+    """
+    results: dict[str, dict[str, Any]] = {"aihw_jax": {}}
+    if args.peer is not None:
+        results["aihwkit"] = {}
+    for name in args.presets:
+        if args.peer is not None:
+            results["aihwkit"][name] = log.run(
+                f"aihwkit {name} training",
+                lambda name=name: run_peer_preset(
+                    args.peer,
+                    name,
+                    args.preset_epochs,
+                    args.seed,
+                    max_batches,
+                    args.peer_threads,
+                ),
+            )
+        results["aihw_jax"][name] = log.run(
+            f"aihw_jax {name} training",
+            lambda name=name: run_jax_preset(
+                name, args.preset_epochs, args.seed, max_elements
+            ),
+        )
+    return results
+
+
+def check_peer_presets(python: str, names: list[str]) -> None:
+    """Raise SystemExit before any training if the peer lacks one of ``names``."""
+    peer_names = read_peer_presets(python)
+    missing = [name for name in names if name not in peer_names]
+    if missing:
+        raise SystemExit(
+            f"error: invalid --presets {', '.join(missing)}: the aihwkit peer "
+            f"{python} does not have them. Choose from: {', '.join(peer_names)}"
+        )
 
 
 # Tiles.
@@ -597,6 +774,103 @@ def print_summary(
         print(line)
 
 
+def preset_rows(
+    results: dict[str, dict[str, Any]], names: list[str]
+) -> list[dict[str, Any]]:
+    """Build one summary row per preset, with the speed-up where the peer ran.
+
+    The speed-up is aihwkit's steady-state epoch time over aihw_jax's, and
+    ``None`` when aihw_jax trained a single epoch.
+    """
+    rows = []
+    for name in names:
+        jax_summary = results["aihw_jax"][name]
+        row: dict[str, Any] = {
+            "preset": name,
+            "aihw_jax_accuracies": jax_summary["accuracies"],
+            "aihw_jax_epoch_times_s": jax_summary["epoch_times_s"],
+            "aihw_jax_steady_epoch_s": jax_summary["steady_epoch_s"],
+            "aihw_jax_first_epoch_overhead_s": jax_summary["first_epoch_overhead_s"],
+        }
+        peer_summary = results.get("aihwkit", {}).get(name)
+        if peer_summary is not None:
+            jax_steady_s = jax_summary["steady_epoch_s"]
+            speedup = (
+                None
+                if jax_steady_s is None
+                else peer_summary["steady_epoch_s"] / jax_steady_s
+            )
+            row.update(
+                {
+                    "aihwkit_accuracies": peer_summary["accuracies"],
+                    "aihwkit_epoch_times_s": peer_summary["epoch_times_s"],
+                    "aihwkit_steady_epoch_s": peer_summary["steady_epoch_s"],
+                    "speedup": speedup,
+                }
+            )
+        rows.append(row)
+    return rows
+
+
+def format_optional(value: float | None, suffix: str = "") -> str:
+    """Format a time or ratio with two decimals, or ``n/a`` for ``None``."""
+    return "n/a" if value is None else f"{value:.2f}{suffix}"
+
+
+def print_preset_summary(rows: list[dict[str, Any]], subset: bool) -> None:
+    """Print one table line per preset: accuracies, seconds per epoch, speed-up.
+
+    ``subset`` marks a run with ``--max-elements``, as in ``print_summary``.
+    """
+    print(
+        "\nPresets: test accuracy after each epoch and seconds per epoch. The "
+        "seconds are the median of epochs 2..N for aihw_jax, because epoch 1 "
+        "compiles, and the median of all epochs for aihwkit."
+    )
+    print(
+        "  n/a marks a value that was not measured: aihwkit without --peer, "
+        "aihw_jax's time per epoch after a single epoch."
+    )
+    if subset:
+        print(
+            "  NOTE: --max-elements was set. aihw_jax validated on a subset but aihwkit "
+            "on the full test set, so the speed-ups are not comparable."
+        )
+    header = (
+        "preset",
+        "aihwkit accuracy",
+        "aihw_jax accuracy",
+        "aihwkit s/epoch",
+        "aihw_jax s/epoch",
+        "speed-up",
+        "aihw_jax compile s (estimate)",
+    )
+    lines = [header]
+    for row in rows:
+        peer_accuracies = row.get("aihwkit_accuracies")
+        lines.append(
+            (
+                row["preset"],
+                "n/a"
+                if peer_accuracies is None
+                else format_accuracies(peer_accuracies),
+                format_accuracies(row["aihw_jax_accuracies"]),
+                format_optional(row.get("aihwkit_steady_epoch_s")),
+                format_optional(row["aihw_jax_steady_epoch_s"]),
+                format_optional(row.get("speedup"), "x"),
+                format_optional(row["aihw_jax_first_epoch_overhead_s"]),
+            )
+        )
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    for line in lines:
+        # The preset name is left-aligned and the numbers right-aligned.
+        cells = [line[0].ljust(widths[0])]
+        cells += [
+            cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)
+        ]
+        print("  " + "  ".join(cells))
+
+
 # Command line.
 
 
@@ -661,11 +935,49 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
 
     parser.add_argument(
+        "--presets",
+        nargs="+",
+        choices=PRESET_NAMES,
+        default=None,
+        metavar="NAME",
+        help="also train the documented experiment once per named RPU-config "
+        "preset of aihw_jax.simulator.presets.configs, with every analog layer on that "
+        "preset, beside aihwkit's preset of the same name when --peer is given "
+        f"(valid names: {', '.join(PRESET_NAMES)})",
+    )
+    parser.add_argument(
+        "--preset-epochs",
+        type=positive_int,
+        default=2,
+        help="training epochs per preset. An aihw_jax time per epoch needs at "
+        "least 2, because epoch 1 includes the JIT compilation (default: 2)",
+    )
+    parser.add_argument(
+        "--only-presets",
+        action="store_true",
+        help="run only the --presets training, not the default-config, "
+        "floating-point and tile measurements",
+    )
+
+    parser.add_argument(
         "--json", type=Path, default=None, help="write all results to this JSON file"
     )
 
     args = parser.parse_args(argv)
-    if args.epochs < 2:
+    if args.only_presets and args.presets is None:
+        parser.error(
+            "--only-presets is set but --presets is missing; add --presets NAME"
+        )
+    if args.presets is not None:
+        duplicates = sorted(
+            {name for name in args.presets if args.presets.count(name) > 1}
+        )
+        if duplicates:
+            parser.error(
+                f"--presets lists {', '.join(duplicates)} more than once; "
+                "give each preset once"
+            )
+    if not args.only_presets and args.epochs < 2:
         parser.error(
             f"invalid --epochs {args.epochs}: at least 2 are needed for a steady-state time"
         )
@@ -674,18 +986,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    machine = describe_machine()
-    print("Machine:", json.dumps(machine, indent=2), flush=True)
-
-    log = MeasurementLog()
-    max_elements = args.max_elements or 0
-    max_batches = (
-        None
-        if args.max_elements is None
-        else math.ceil(args.max_elements / TRAINING_BATCH_SIZE)
-    )
+def measure_training(
+    args: argparse.Namespace,
+    log: MeasurementLog,
+    max_elements: int,
+    max_batches: int | None,
+) -> dict[str, dict[str, Any]]:
+    """Train the analog and floating-point configurations on both sides."""
     training: dict[str, dict[str, Any]] = {"aihw_jax": {}}
     if args.peer is not None:
         training["aihwkit"] = {}
@@ -711,7 +1018,13 @@ def main(argv: list[str]) -> int:
                 config, args.epochs, args.seed, max_elements
             ),
         )
+    return training
 
+
+def measure_tiles(
+    args: argparse.Namespace, log: MeasurementLog
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Time the tile operations and return aihw_jax's results and the peer's output."""
     peer_tiles = None
     if args.peer is not None:
         peer_arguments = [
@@ -732,38 +1045,76 @@ def main(argv: list[str]) -> int:
         "aihw_jax tile",
         lambda: run_jax_tiles(args.tile_calls, args.tile_learning_rate, args.seed),
     )
+    return jax_tiles, peer_tiles
 
-    training_summary = training_rows(training)
-    tile_summary = tile_rows(jax_tiles, peer_tiles)
-    print_summary(
-        training_summary,
-        tile_summary,
-        subset=args.max_elements is not None and args.peer is not None,
+
+def describe_settings(args: argparse.Namespace, max_batches: int | None) -> dict:
+    """Collect the command-line settings for the JSON output."""
+    return {
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "max_elements": args.max_elements,
+        "peer_max_batches": max_batches,
+        "peer_python": args.peer,
+        "peer_threads": args.peer_threads,
+        "tile_size": TILE_SIZE,
+        "tile_batch": TILE_BATCH,
+        "tile_learning_rate": args.tile_learning_rate,
+        "tile_warmup_calls": TILE_WARMUP_CALLS,
+        "tile_calls": args.tile_calls,
+        "presets": args.presets,
+        "preset_epochs": args.preset_epochs,
+        "only_presets": args.only_presets,
+        "training_batch_size": TRAINING_BATCH_SIZE,
+        "training_learning_rate": TRAINING_LEARNING_RATE,
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    machine = describe_machine()
+    print("Machine:", json.dumps(machine, indent=2), flush=True)
+    if args.peer is not None and args.presets is not None:
+        check_peer_presets(args.peer, args.presets)
+
+    log = MeasurementLog()
+    max_elements = args.max_elements or 0
+    max_batches = (
+        None
+        if args.max_elements is None
+        else math.ceil(args.max_elements / TRAINING_BATCH_SIZE)
     )
+    subset = args.max_elements is not None and args.peer is not None
+    output: dict[str, Any] = {
+        "command": [sys.executable, *sys.argv],
+        "machine": machine,
+        "settings": describe_settings(args, max_batches),
+        "measurements": log.entries,
+        # The keys of skipped measurements stay in the output, as null.
+        "training": None,
+        "training_summary": None,
+        "tiles": None,
+        "tile_summary": None,
+        "presets": None,
+        "preset_summary": None,
+    }
+
+    if not args.only_presets:
+        training = measure_training(args, log, max_elements, max_batches)
+        jax_tiles, peer_tiles = measure_tiles(args, log)
+        output["training"] = training
+        output["training_summary"] = training_rows(training)
+        output["tiles"] = {"aihw_jax": jax_tiles, "aihwkit": peer_tiles}
+        output["tile_summary"] = tile_rows(jax_tiles, peer_tiles)
+        print_summary(output["training_summary"], output["tile_summary"], subset)
+
+    if args.presets is not None:
+        preset_results = measure_presets(args, log, max_elements, max_batches)
+        output["presets"] = preset_results
+        output["preset_summary"] = preset_rows(preset_results, args.presets)
+        print_preset_summary(output["preset_summary"], subset)
 
     if args.json is not None:
-        output = {
-            "command": [sys.executable, *sys.argv],
-            "machine": machine,
-            "settings": {
-                "epochs": args.epochs,
-                "seed": args.seed,
-                "max_elements": args.max_elements,
-                "peer_max_batches": max_batches,
-                "peer_python": args.peer,
-                "peer_threads": args.peer_threads,
-                "tile_size": TILE_SIZE,
-                "tile_batch": TILE_BATCH,
-                "tile_learning_rate": args.tile_learning_rate,
-                "tile_warmup_calls": TILE_WARMUP_CALLS,
-                "tile_calls": args.tile_calls,
-            },
-            "measurements": log.entries,
-            "training": training,
-            "training_summary": training_summary,
-            "tiles": {"aihw_jax": jax_tiles, "aihwkit": peer_tiles},
-            "tile_summary": tile_summary,
-        }
         args.json.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
         print(f"\nWrote {args.json}")
     return 0
