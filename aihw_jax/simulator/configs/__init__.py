@@ -1,5 +1,8 @@
 """Configurations of analog tiles, with aihwkit's class and field names."""
 
+from aihw_jax.simulator.configs._inference import (
+    InferenceRPUConfig as InferenceRPUConfig,
+)
 from aihw_jax.simulator.configs._rpu_config import (
     DigitalRankUpdateRPUConfig as DigitalRankUpdateRPUConfig,
     FloatingPointRPUConfig as FloatingPointRPUConfig,
@@ -38,6 +41,18 @@ from aihw_jax.simulator.parameters.enums import (
     VectorUnitCellUpdatePolicy as VectorUnitCellUpdatePolicy,
     WeightNoiseType as WeightNoiseType,
 )
+from aihw_jax.simulator.parameters.inference import (
+    InputRangeParameter as InputRangeParameter,
+    PrePostProcessingParameter as PrePostProcessingParameter,
+    WeightClipParameter as WeightClipParameter,
+    WeightModifierParameter as WeightModifierParameter,
+    WeightRemapParameter as WeightRemapParameter,
+)
+from aihw_jax.simulator.parameters.inference_enums import (
+    WeightClipType as WeightClipType,
+    WeightModifierType as WeightModifierType,
+    WeightRemapType as WeightRemapType,
+)
 from aihw_jax.simulator.parameters.io import IOParameters as IOParameters
 from aihw_jax.simulator.parameters.mapping import MappingParameter as MappingParameter
 from aihw_jax.simulator.parameters.training import UpdateParameters as UpdateParameters
@@ -55,6 +70,8 @@ __all__ = [
     "FloatingPointRPUConfig",
     "IOParameters",
     "IdealDevice",
+    "InferenceRPUConfig",
+    "InputRangeParameter",
     "LinearStepDevice",
     "MappingParameter",
     "MixedPrecisionCompound",
@@ -63,6 +80,7 @@ __all__ = [
     "PiecewiseStepDevice",
     "PowStepDevice",
     "PowStepReferenceDevice",
+    "PrePostProcessingParameter",
     "PulseType",
     "PulsedDevice",
     "ReferenceUnitCell",
@@ -75,5 +93,11 @@ __all__ = [
     "UpdateParameters",
     "VectorUnitCell",
     "VectorUnitCellUpdatePolicy",
+    "WeightClipParameter",
+    "WeightClipType",
+    "WeightModifierParameter",
+    "WeightModifierType",
     "WeightNoiseType",
+    "WeightRemapParameter",
+    "WeightRemapType",
 ]

@@ -31,6 +31,10 @@ from aihw_jax.simulator.presets.devices import (
     ReRamESPresetDevice as ReRamESPresetDevice,
     ReRamSBPresetDevice as ReRamSBPresetDevice,
 )
+from aihw_jax.simulator.presets.inference import (
+    FloatingPointPreset as FloatingPointPreset,
+    StandardHWATrainingPreset as StandardHWATrainingPreset,
+)
 
 __all__ = [
     "CapacitorPreset",
@@ -39,6 +43,7 @@ __all__ = [
     "EcRamMOPresetDevice",
     "EcRamPreset",
     "EcRamPresetDevice",
+    "FloatingPointPreset",
     "GokmenVlasovPreset",
     "GokmenVlasovPresetDevice",
     "IdealizedPreset",
@@ -54,6 +59,7 @@ __all__ = [
     "ReRamESPresetDevice",
     "ReRamSBPreset",
     "ReRamSBPresetDevice",
+    "StandardHWATrainingPreset",
     "StandardIOParameters",
 ]
 
