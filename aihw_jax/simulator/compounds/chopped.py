@@ -171,7 +171,13 @@ def update(
         signs = carry["chop_out"][:, None] * carry["chop_in"][None, :]
         up = jnp.where(signs < 0, ~up, up)
         new = devices.apply_pulses(
-            carry["weight"], fast["device"], count, up, noise_of(index), params[0]
+            carry["weight"],
+            fast["device"],
+            count,
+            up,
+            noise_of(index),
+            params[0],
+            update_params.desired_bl,
         )
         carry = {**carry, "weight": new, "touched": carry["touched"] | (count > 0)}
         is_read = (every > 0) & (

@@ -102,17 +102,23 @@ def weight(state: State, cell: UnitCell) -> jax.Array:
 
 
 def apply_counts(
-    state: State, count: jax.Array, up: jax.Array, cell: UnitCell, noise_of
+    state: State,
+    count: jax.Array,
+    up: jax.Array,
+    cell: UnitCell,
+    noise_of,
+    max_count: int = 1024,
 ) -> tuple[State, jax.Array]:
     """Apply one sample's coincidences: ``count`` pulses, up where ``up``.
 
     ``noise_of(member)(k)`` returns the cycle-to-cycle draws of pulse ``k``
-    of a member. Returns the new state and the mask of pulsed cross-points.
+    of a member, and ``max_count`` bounds ``count``. Returns the new state
+    and the mask of pulsed cross-points.
     """
     params = member_params(cell)
     if isinstance(cell, PulsedDevice):
         new = devices.apply_pulses(
-            state["weight"], state["device"], count, up, noise_of(0), cell
+            state["weight"], state["device"], count, up, noise_of(0), cell, max_count
         )
         return {**state, "weight": new}, count > 0
     members = state["members"]
@@ -134,6 +140,7 @@ def apply_counts(
             always_up,
             noise_of(k),
             params[k],
+            max_count,
         )
         new_members.append({**member, "weight": new})
     return {**state, "members": tuple(new_members)}, count > 0
@@ -197,7 +204,9 @@ def pulse(
 
     def step(carry, index, count, up):
         state, touched = carry
-        state, pulsed = apply_counts(state, count, up, cell, noise_of(index))
+        state, pulsed = apply_counts(
+            state, count, up, cell, noise_of(index), update.desired_bl
+        )
         return state, touched | pulsed
 
     touched = jnp.zeros((d.shape[-1], x.shape[-1]), bool)
@@ -235,7 +244,7 @@ def pulse_rows(
 
     count, up = jax.vmap(row)(x, keys)
     noise_of = member_noise(noise_key, x.shape)
-    return apply_counts(state, count, up, cell, noise_of(0))
+    return apply_counts(state, count, up, cell, noise_of(0), update.desired_bl)
 
 
 def maintain(state: State, cell: UnitCell, touched: jax.Array, key: jax.Array) -> State:

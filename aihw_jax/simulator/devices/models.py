@@ -217,11 +217,11 @@ def pulse_once(
     if isinstance(params, p.ExpStepDevice):
         span = state.w_max - state.w_min
         z = 2.0 * params.a * _safe_divide(weight, span) + params.b
-        factor_up = jnp.maximum(1.0 - params.A_up * jnp.exp(params.gamma_up * z), 0.0)
-        factor_down = jnp.maximum(
-            1.0 - params.A_down * jnp.exp(-params.gamma_down * z), 0.0
-        )
-        change = jnp.where(up, factor_up * dw_up, -factor_down * dw_down)
+        # One exponential per pulse: the direction picks amplitude and rate.
+        amplitude = jnp.where(up, params.A_up, params.A_down)
+        rate = jnp.where(up, params.gamma_up, -params.gamma_down)
+        factor = jnp.maximum(1.0 - amplitude * jnp.exp(rate * z), 0.0)
+        change = factor * jnp.where(up, dw_up, -dw_down)
         spread = (
             jnp.abs(change)
             + params.dw_min_std_add

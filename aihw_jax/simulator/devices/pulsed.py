@@ -185,12 +185,14 @@ def apply_pulses(
     up: jax.Array,
     noise,
     params: PulsedDevice,
+    max_count: int = 1024,
 ) -> jax.Array:
     """Apply ``count`` pulses per cross-point, all up or all down.
 
     ``noise(k)`` returns the standard-normal cycle-to-cycle draws of pulse
     ``k`` of every cross-point. Cross-points without pulses keep their
-    weight. For the constant-step device, ``n`` pulses of one direction move
+    weight. ``max_count`` bounds ``count`` (a sample gets at most
+    ``desired_bl`` pulses), which shortens the closed form below. For the constant-step device, ``n`` pulses of one direction move
     the weight by ``n * dw`` plus noise of std ``dw_min_std * dw * sqrt(n)``
     (the sum of the ``n`` per-pulse noises, drawn at once with ``noise(0)``),
     followed by one clip. Linear-step and soft-bounds devices take their
@@ -203,7 +205,8 @@ def apply_pulses(
     default 0.3), where one pulse would move the weight backwards.
     """
     if is_affine_step(params):
-        return _apply_affine(weight, state, count, up, noise(0), params)
+        bits = max(int(max_count), 1).bit_length()
+        return _apply_affine(weight, state, count, up, noise(0), params, bits)
     if not is_constant_step(params):
         return _apply_one_by_one(weight, state, count, up, noise, params)
     count_f = count.astype(weight.dtype)
@@ -213,14 +216,10 @@ def apply_pulses(
     return jnp.clip(weight + change, state.w_min, state.w_max)
 
 
-_MAX_PULSE_BITS = 10
-"""Bits of the largest pulse count of one sample (``desired_bl`` <= 1024)."""
-
-
-def _power(base: jax.Array, exponent: jax.Array) -> jax.Array:
-    """Return ``base ** exponent`` for integer exponents, by repeated squaring."""
+def _power(base: jax.Array, exponent: jax.Array, bits: int) -> jax.Array:
+    """Return ``base ** exponent`` for exponents below ``2**bits``, by squaring."""
     result = jnp.ones_like(base)
-    for bit in range(_MAX_PULSE_BITS):
+    for bit in range(bits):
         result = jnp.where((exponent >> bit) & 1, result * base, result)
         base = base * base
     return result
@@ -235,7 +234,7 @@ def _geometric_sum(slope: jax.Array, count: jax.Array, power: jax.Array) -> jax.
     return jnp.where(small, series, (power - 1.0) / safe)
 
 
-def _apply_affine(weight, state, count, up, noise, params) -> jax.Array:
+def _apply_affine(weight, state, count, up, noise, params, bits) -> jax.Array:
     """Apply ``n`` pulses of a linear-step or soft-bounds device at once.
 
     One pulse maps ``w`` to ``w + s w + b`` (``s`` the signed slope, ``b``
@@ -254,7 +253,7 @@ def _apply_affine(weight, state, count, up, noise, params) -> jax.Array:
     slope = jnp.where(up, hidden["slope_up"], -hidden["slope_down"])
     step = jnp.where(up, state.dw_up, -state.dw_down)
     factor = 1.0 + slope
-    power = _power(factor, count)
+    power = _power(factor, count, bits)
     first = slope * weight + step
     mean = weight + first * _geometric_sum(slope, count, power)
 

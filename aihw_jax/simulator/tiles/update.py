@@ -374,6 +374,7 @@ def sequential_update(
     plan: PulsePlan,
     trains: tuple[jax.Array, jax.Array],
     device: PulsedDevice,
+    max_count: int = 1024,
 ) -> jax.Array:
     """Apply the batch sample after sample, clipping after every sample.
 
@@ -388,12 +389,15 @@ def sequential_update(
         plan: the batch's pulse plan.
         trains: packed ``(x_words, d_words)`` of the plan.
         device: device parameters.
+        max_count: bound of a sample's pulse count (its ``desired_bl``).
     """
     noise_of = step_noise(plan.noise_key, weight.shape)
 
     def step(carry, index, count, up):
         weight, pulsed = carry
-        new = devices.apply_pulses(weight, state, count, up, noise_of(index), device)
+        new = devices.apply_pulses(
+            weight, state, count, up, noise_of(index), device, max_count
+        )
         return new, pulsed | (count > 0)
 
     inputs = (*trains, plan.x_negative, plan.d_negative)
@@ -418,7 +422,9 @@ def _deterministic_update(
 
     def step(carry, index, count, up):
         weight, pulsed = carry
-        new = devices.apply_pulses(weight, state, count, up, noise_of(index), device)
+        new = devices.apply_pulses(
+            weight, state, count, up, noise_of(index), device, params.desired_bl
+        )
         return new, pulsed | (count > 0)
 
     carry = (weight, jnp.zeros(weight.shape, bool))
@@ -579,6 +585,6 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method, epsilo
 
     # Most samples have trains of one slot: draw only as many as needed.
     trains = jax.vmap(lambda p: _trains_for(p, params, longest))(plans)
-    return jax.vmap(lambda w, s, p, t: sequential_update(w, s, p, t, device))(
-        weights, states, plans, trains
-    )
+    return jax.vmap(
+        lambda w, s, p, t: sequential_update(w, s, p, t, device, params.desired_bl)
+    )(weights, states, plans, trains)
