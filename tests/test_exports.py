@@ -11,14 +11,18 @@ import aihw_jax.simulator.configs
 
 
 def test_public_names():
-    assert set(aihw_jax.experiments.__all__) == {"BasicTraining"}
+    assert set(aihw_jax.experiments.__all__) == {"BasicInferencing", "BasicTraining"}
     assert set(aihw_jax.experiments.runners.__all__) == {
+        "InferenceLocalRunner",
         "LocalRunner",
+        "run_inference_local",
         "run_local",
         "run_sweep",
     }
     assert set(aihw_jax.optim.__all__) == {"AnalogSGD", "AnalogSGDState"}
-    assert {"FashionMNIST"} <= set(aihw_jax.datasets.__all__)
+    assert {"FashionMNIST", "SVHN", "TFDSDataset", "ArrayDataset"} <= set(
+        aihw_jax.datasets.__all__
+    )
     assert {
         "AnalogLinear",
         "AnalogSequential",
@@ -35,6 +39,14 @@ def test_public_names():
         "CrossEntropyLoss",
         "MSELoss",
         "BCELoss",
+        "AnalogConv2d",
+        "AnalogConv2dMapped",
+        "AnalogLinearMapped",
+        "Conv2d",
+        "MaxPool2d",
+        "BatchNorm2d",
+        "program_analog_weights",
+        "drift_analog_weights",
     } <= set(aihw_jax.nn.__all__)
     assert {
         "IOParameters",

@@ -52,8 +52,9 @@ class BasicTraining:
             )
         if not hasattr(self.dataset, "load"):
             raise ConfigError(
-                "`BasicTraining.dataset` must be a data set class with a `load` method, "
-                f"such as aihw_jax.datasets.FashionMNIST; got {self.dataset!r}."
+                "`BasicTraining.dataset` must be a data set with a `load` method, such "
+                "as aihw_jax.datasets.FashionMNIST, SVHN, TFDSDataset(...) or "
+                f"ArrayDataset(...); got {self.dataset!r}."
             )
 
     @property

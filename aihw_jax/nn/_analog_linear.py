@@ -14,12 +14,23 @@ from aihw_jax.simulator import compounds, devices
 from aihw_jax.simulator.configs import (
     DigitalRankUpdateRPUConfig,
     FloatingPointRPUConfig,
+    InferenceRPUConfig,
     SingleRPUConfig,
     UnitCellRPUConfig,
+)
+from aihw_jax.simulator.parameters.inference_enums import (
+    WeightClipType,
+    WeightModifierType,
+    WeightRemapType,
 )
 from aihw_jax.simulator.parameters.io import IOParameters
 from aihw_jax.simulator.tiles import mvm
 from aihw_jax.simulator.tiles.layout import TileLayout
+from aihw_jax.simulator.tiles.transforms import (
+    clip_weights,
+    modify_weights,
+    remap_weights,
+)
 
 __all__ = [
     "ANALOG_COLLECTION",
@@ -43,23 +54,28 @@ _CONFIGS = (
     UnitCellRPUConfig,
     DigitalRankUpdateRPUConfig,
     FloatingPointRPUConfig,
+    InferenceRPUConfig,
 )
+_DIGITAL_UPDATE_CONFIGS = (FloatingPointRPUConfig, InferenceRPUConfig)
 _COMPOUND_CONFIGS = (UnitCellRPUConfig, DigitalRankUpdateRPUConfig)
 
 
 def _tile_ios(config: Any) -> tuple[IOParameters, IOParameters]:
     if isinstance(config, FloatingPointRPUConfig):
         return _PERFECT, _PERFECT
+    if isinstance(config, InferenceRPUConfig):
+        # Hardware-aware training: noisy forward, exact backward.
+        return config.forward, _PERFECT
     return config.forward, config.backward
 
 
-@jax.custom_vjp
 def analog_matmul(
     weights: jax.Array,
     x_tiles: jax.Array,
     key: jax.Array,
     forward_io: IOParameters,
     backward_io: IOParameters,
+    out_scale: jax.Array | None = None,
 ) -> jax.Array:
     """Noisy MVMs of a tile grid, summed over the input tiles.
 
@@ -69,15 +85,25 @@ def analog_matmul(
         key: key of this call's forward and backward noise.
         forward_io: forward periphery.
         backward_io: backward periphery.
+        out_scale: digital factors ``[n_out, n_in, rows]`` on every tile's
+            outputs after its ADC (drift compensation, remapping scales);
+            1 if None.
 
     Returns:
         ``[n_out, batch, rows]``. Its gradient with respect to ``x_tiles`` is
-        the noisy transposed MVM of the incoming error, after the error of
-        every output at the output bound is set to zero. There is no
-        gradient with respect to the weights, because pulsed updates
-        replace it.
+        the noisy transposed MVM of the incoming error (times the tile's
+        output factors), after the error of every output at the output
+        bound is set to zero. There is no gradient with respect to the
+        weights, because pulsed updates replace it.
     """
-    y, _ = _forward(weights, x_tiles, key, forward_io)
+    if out_scale is None:
+        out_scale = jnp.ones(weights.shape[:3], jnp.float32)
+    return _scaled_matmul(weights, x_tiles, key, forward_io, backward_io, out_scale)
+
+
+@jax.custom_vjp
+def _scaled_matmul(weights, x_tiles, key, forward_io, backward_io, out_scale):
+    y, _ = _forward(weights, x_tiles, key, forward_io, out_scale)
     return y
 
 
@@ -85,7 +111,7 @@ def _tile_keys(key: jax.Array, grid: tuple[int, int]) -> jax.Array:
     return jax.random.split(key, grid[0] * grid[1]).reshape(grid)
 
 
-def _forward(weights, x_tiles, key, forward_io):
+def _forward(weights, x_tiles, key, forward_io, out_scale):
     keys = _tile_keys(jax.random.fold_in(key, 0), weights.shape[:2])
 
     def one_tile(w, x, k):
@@ -93,27 +119,32 @@ def _forward(weights, x_tiles, key, forward_io):
 
     over_inputs = jax.vmap(one_tile, in_axes=(0, 0, 0))
     y, saturated = jax.vmap(over_inputs, in_axes=(0, None, 0))(weights, x_tiles, keys)
-    return jnp.sum(y, axis=1), saturated
+    # Batch axes (none for a single input vector) sit between grid and rows.
+    scale = out_scale.reshape(*out_scale.shape[:2], *(1,) * (y.ndim - 3), -1)
+    return jnp.sum(y * scale, axis=1), saturated
 
 
-def _analog_matmul_fwd(weights, x_tiles, key, forward_io, backward_io):
-    y, saturated = _forward(weights, x_tiles, key, forward_io)
-    return y, (weights, saturated, key, backward_io)
+def _scaled_matmul_fwd(weights, x_tiles, key, forward_io, backward_io, out_scale):
+    y, saturated = _forward(weights, x_tiles, key, forward_io, out_scale)
+    return y, (weights, saturated, key, backward_io, out_scale)
 
 
-def _analog_matmul_bwd(residuals, grad):
-    weights, saturated, key, backward_io = residuals
+def _scaled_matmul_bwd(residuals, grad):
+    weights, saturated, key, backward_io, out_scale = residuals
     keys = _tile_keys(jax.random.fold_in(key, 1), weights.shape[:2])
 
-    def one_tile(w, g, mask, k):
-        return mvm.backward(w, jnp.where(mask, 0.0, g), backward_io, key=k)
+    def one_tile(w, g, mask, k, scale):
+        g = jnp.where(mask, 0.0, g * scale)
+        return mvm.backward(w, g, backward_io, key=k)
 
-    over_inputs = jax.vmap(one_tile, in_axes=(0, None, 0, 0))
-    dx = jax.vmap(over_inputs, in_axes=(0, 0, 0, 0))(weights, grad, saturated, keys)
-    return None, jnp.sum(dx, axis=0), None, None, None
+    over_inputs = jax.vmap(one_tile, in_axes=(0, None, 0, 0, 0))
+    dx = jax.vmap(over_inputs, in_axes=(0, 0, 0, 0, 0))(
+        weights, grad, saturated, keys, out_scale
+    )
+    return None, jnp.sum(dx, axis=0), None, None, None, None
 
 
-analog_matmul.defvjp(_analog_matmul_fwd, _analog_matmul_bwd)
+_scaled_matmul.defvjp(_scaled_matmul_fwd, _scaled_matmul_bwd)
 
 
 class AnalogLinear(nn.Module):
@@ -138,6 +169,12 @@ class AnalogLinear(nn.Module):
     out_features: int
     bias: bool = True
     rpu_config: Any = None
+    init_fan_in: int | None = None
+    """Fan-in ``n`` of the initial bound ``1/sqrt(n)`` (``in_features`` if ``None``).
+
+    A layer that is one part of a larger one (a channel group of
+    ``AnalogConv2dMapped``) sets the whole layer's fan-in, as torch does.
+    """
 
     @property
     def config(self) -> Any:
@@ -173,7 +210,7 @@ class AnalogLinear(nn.Module):
     def _init_analog(self, key: jax.Array) -> dict[str, Any]:
         layout = self.layout
         weight_key, device_key = jax.random.split(key)
-        bound = 1.0 / math.sqrt(self.in_features)
+        bound = 1.0 / math.sqrt(self.init_fan_in or self.in_features)
         matrix = jax.random.uniform(
             weight_key,
             (self.out_features, self.in_features),
@@ -182,7 +219,7 @@ class AnalogLinear(nn.Module):
         )
         weight = layout.split_matrix(matrix)
         real = jnp.asarray(layout.padding_mask())
-        if isinstance(self.config, FloatingPointRPUConfig):
+        if isinstance(self.config, _DIGITAL_UPDATE_CONFIGS):
             return {"weight": weight}
         grid = layout.grid
         if isinstance(self.config, _COMPOUND_CONFIGS):
@@ -202,16 +239,18 @@ class AnalogLinear(nn.Module):
         grid = layout.grid
         keys = jax.random.split(key, grid[0] * grid[1]).reshape(grid)
 
-        def init_tile(key, tile_weight):
+        def init_tile(key, tile_weight, tile_real):
             state = compounds.init(key, layout.tile_shape, cell)
             # Padding cross-points get zero bounds, so they stay at zero.
             state = jax.tree.map(
-                lambda a: jnp.where(real, a, 0.0) if a.shape == real.shape else a,
+                lambda a: (
+                    jnp.where(tile_real, a, 0.0) if a.shape == tile_real.shape else a
+                ),
                 state,
             )
             return compounds.set_weight(state, tile_weight, cell)
 
-        state = jax.vmap(jax.vmap(init_tile))(keys, weight)
+        state = jax.vmap(jax.vmap(init_tile))(keys, weight, real)
         return {"weight": compound_weight(state, cell, real), "cell": state}
 
     @nn.compact
@@ -237,10 +276,17 @@ class AnalogLinear(nn.Module):
             y_tiles = jnp.einsum("oirc,ibc->obr", analog["weight"], x_tiles)
         else:
             key = self.make_rng("noise")
-            weight = analog["weight"]
+            # Programmed (and drifted) weights replace the trained ones in
+            # evaluation on simulated hardware.
+            weight = analog.get("eval_weight", analog["weight"])
             if "device" in analog:
                 weight = devices.apparent_weight(weight, analog["device"])
-            y_tiles = analog_matmul(weight, x_tiles, key, forward_io, backward_io)
+            training = self.is_mutable_collection(INPUTS_COLLECTION)
+            if training and isinstance(self.config, InferenceRPUConfig):
+                weight = _modified(weight, self.config, jax.random.fold_in(key, 2))
+            y_tiles = analog_matmul(
+                weight, x_tiles, key, forward_io, backward_io, analog.get("out_scale")
+            )
         y = layout.join_outputs(y_tiles)
         if not self.is_initializing():
             # The zero perturbation exists only when the caller passes a
@@ -248,7 +294,7 @@ class AnalogLinear(nn.Module):
             # not create it, so variables from init work at any batch size.
             y = self.perturb(PERTURBATION_NAME, y)
         if self.bias:
-            bound = 1.0 / math.sqrt(self.in_features)
+            bound = 1.0 / math.sqrt(self.init_fan_in or self.in_features)
             b = self.param(
                 "bias",
                 lambda k: jax.random.uniform(
@@ -272,6 +318,30 @@ class AnalogLinear(nn.Module):
         weight = self.layout.join_matrix(weight)
         bias = variables.get("params", {}).get("bias")
         return weight, bias
+
+
+def _modified(weight: jax.Array, config: InferenceRPUConfig, key: jax.Array):
+    """Apply the hardware-aware-training weight modifier to every tile."""
+    if config.modifier.type is WeightModifierType.NONE:
+        return weight
+    keys = jax.random.split(key, weight.shape[0] * weight.shape[1])
+    keys = keys.reshape(weight.shape[:2])
+    modify = lambda w, k: modify_weights(w, config.modifier, key=k)
+    return jax.vmap(jax.vmap(modify))(weight, keys)
+
+
+def _post_update(state: dict, config: InferenceRPUConfig) -> dict:
+    """Clip and remap the trained weights after an optimizer step, per tile."""
+    weight = state["weight"]
+    if config.clip.type is not WeightClipType.NONE:
+        weight = jax.vmap(jax.vmap(lambda w: clip_weights(w, config.clip)))(weight)
+    if config.remap.type is not WeightRemapType.NONE:
+        scales = state.get("out_scale", jnp.ones(weight.shape[:3], jnp.float32))
+        weight, scales = jax.vmap(
+            jax.vmap(lambda w, s: remap_weights(w, config.remap, scales=s))
+        )(weight, scales)
+        return {**state, "weight": weight, "out_scale": scales}
+    return {**state, "weight": weight}
 
 
 def compound_weight(state: dict, cell: Any, real: jax.Array) -> jax.Array:
@@ -340,9 +410,16 @@ def update_analog_state(
     xs = jnp.broadcast_to(x_tiles[None], (n_out, n_in, batch, columns))
     ds = jnp.broadcast_to(d_tiles[:, None], (n_out, n_in, batch, rows))
     weight = state["weight"]
-    if isinstance(config, FloatingPointRPUConfig):
+    if isinstance(config, _DIGITAL_UPDATE_CONFIGS):
+        if "out_scale" in state:
+            # The remapping scales multiply the tile outputs, so the weight
+            # gradient carries them too.
+            ds = ds * state["out_scale"][:, :, None, :]
         new = weight - lr * jnp.einsum("oibr,oibc->oirc", ds, xs)
-        return {**state, "weight": new}
+        state = {**state, "weight": new}
+        if isinstance(config, InferenceRPUConfig):
+            state = _post_update(state, config)
+        return state
     if isinstance(config, _COMPOUND_CONFIGS):
         if method != "sequential":
             raise ConfigError(

@@ -50,15 +50,21 @@ AnalogSequential.__init__ = _init_with_positional_layers
 def iter_analog_layers(
     module: nn.Module, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], nn.Module]]:
-    """Yield ``(variable path, layer)`` for every analog layer of a model.
+    """Yield ``(variable path, layer)`` for every ``AnalogLinear`` of a model.
 
-    Walks ``AnalogSequential`` containers (nested too); a bare analog layer
-    is its own model, with the empty path.
+    Walks ``AnalogSequential`` containers (nested too) and the inner layers
+    of convolutions (``AnalogConv2d``, whose ``AnalogLinear`` sits at
+    ``(*path, "linear")``). A bare analog layer is its own model, with the
+    empty path.
     """
     from aihw_jax.nn._analog_linear import AnalogLinear
+    from aihw_jax.nn._conv import AnalogConv2d
 
     if isinstance(module, AnalogLinear):
         yield path, module
+    elif isinstance(module, AnalogConv2d):
+        for name, layer in module.analog_sublayers():
+            yield (*path, name), layer
     elif isinstance(module, AnalogSequential):
         for index, layer in enumerate(module.layers):
             yield from iter_analog_layers(layer, (*path, f"layers_{index}"))

@@ -1,9 +1,19 @@
 """Runners: functions that execute experiments and return their results."""
 
+from aihw_jax.experiments.runners._inference import (
+    InferenceLocalRunner as InferenceLocalRunner,
+    run_inference_local as run_inference_local,
+)
 from aihw_jax.experiments.runners._local import (
     LocalRunner as LocalRunner,
     run_local as run_local,
 )
 from aihw_jax.experiments.runners._sweep import run_sweep as run_sweep
 
-__all__ = ["LocalRunner", "run_local", "run_sweep"]
+__all__ = [
+    "InferenceLocalRunner",
+    "LocalRunner",
+    "run_inference_local",
+    "run_local",
+    "run_sweep",
+]

@@ -214,11 +214,13 @@ def _check_outputs(
             variables, sample, rngs={"noise": jax.random.key(0)}
         )
     ).shape
-    classes = getattr(experiment.dataset, "num_classes", None)
+    dataset = experiment.dataset
+    name = getattr(dataset, "__name__", None) or getattr(dataset, "name", None)
+    classes = getattr(dataset, "num_classes", None)
     if classes is not None and (len(shape) != 2 or shape[-1] < classes):
         raise ConfigError(
             f"The model's output has shape {shape} for one sample, but "
-            f"{getattr(experiment.dataset, '__name__', 'the data set')} has {classes} "
+            f"{name or 'the data set'} has {classes} "
             f"classes; the last layer needs at least {classes} outputs."
         )
 

@@ -22,8 +22,14 @@ from aihw_jax.experiments.runners._local import (
     eval_batches,
     resolve_device,
 )
-from aihw_jax.nn import AnalogLinear, AnalogSequential, iter_analog_layers
+from aihw_jax.nn import (
+    AnalogConv2d,
+    AnalogLinear,
+    AnalogSequential,
+    iter_analog_layers,
+)
 from aihw_jax.optim import AnalogSGD
+from aihw_jax.simulator.configs import SingleRPUConfig
 
 __all__ = ["run_sweep"]
 
@@ -269,8 +275,8 @@ def with_config_values(model: Any, values: dict[str, Any]) -> Any:
     """
     if not values:
         return model
-    if isinstance(model, AnalogLinear):
-        config = model.config
+    if isinstance(model, (AnalogLinear, AnalogConv2d)):
+        config = model.rpu_config if model.rpu_config is not None else SingleRPUConfig()
         for path, value in values.items():
             config = _replace_field(config, tuple(path.split(".")), value)
         return model.clone(rpu_config=config)

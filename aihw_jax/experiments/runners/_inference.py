@@ -1,0 +1,276 @@
+"""Local runner of BasicInferencing: every repeat and time point in vmapped calls."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pathlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from aihw_jax.errors import ConfigError, DatasetError
+from aihw_jax.experiments._inferencing import BasicInferencing
+from aihw_jax.experiments.runners._local import resolve_device
+from aihw_jax.nn import drift_analog_weights, program_analog_weights
+
+__all__ = ["InferenceLocalRunner", "run_inference_local"]
+
+EVAL_CHUNK = 500
+"""Test images per step of the evaluation scan."""
+REPEATS_PER_CALL = 16
+"""Repeats evaluated together in one vmapped call (bounds the memory)."""
+TEMPLATE_TIMEOUT_S = 30
+"""Timeout of a weight-template download."""
+
+
+def _template_cache() -> pathlib.Path:
+    root = os.environ.get("AIHW_JAX_CACHE_DIR", "~/.cache/aihw_jax")
+    return pathlib.Path(root).expanduser() / "templates"
+
+
+def _fetch_template(url: str) -> bytes:
+    """Download ``url`` once into the template cache and return its bytes."""
+    import requests
+
+    cached = _template_cache() / hashlib.sha256(url.encode()).hexdigest()
+    if cached.exists():
+        return cached.read_bytes()
+    try:
+        response = requests.get(url, timeout=TEMPLATE_TIMEOUT_S)
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise DatasetError(
+            f"Could not download the weight template {url!r}: {error}. Check the "
+            "address, or download the file and give its local path."
+        ) from error
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".partial")
+    partial.write_bytes(response.content)
+    partial.replace(cached)
+    return response.content
+
+
+def load_template(experiment: BasicInferencing) -> dict[str, Any] | None:
+    """Return the variables named by ``weight_template_id`` (None if it is empty)."""
+    source = experiment.weight_template_id
+    if not source:
+        return None
+    if source.startswith(("http://", "https://")):
+        data = _fetch_template(source)
+    else:
+        path = pathlib.Path(source).expanduser()
+        if not path.is_file():
+            raise DatasetError(
+                f"The weight template {source!r} is not a file. Give the path of a "
+                "weights file written by a training run, or an http(s) URL."
+            )
+        data = path.read_bytes()
+    return experiment.load_weights(data)
+
+
+def _batched(images: jax.Array, labels: jax.Array) -> tuple:
+    """Pad the test set to whole chunks: ``[chunks, EVAL_CHUNK, ...]`` and a mask."""
+    count = images.shape[0]
+    size = min(EVAL_CHUNK, count)
+    chunks = -(-count // size)
+    pad = chunks * size - count
+    images = jnp.concatenate(
+        [images, jnp.zeros((pad, *images.shape[1:]), images.dtype)]
+    )
+    labels = jnp.concatenate([labels, jnp.zeros((pad,), labels.dtype)])
+    mask = jnp.concatenate([jnp.ones(count), jnp.zeros(pad)])
+    return (
+        images.reshape(chunks, size, *images.shape[1:]),
+        labels.reshape(chunks, size),
+        mask.reshape(chunks, size),
+    )
+
+
+def make_evaluate(experiment: BasicInferencing):
+    """Build ``evaluate(variables, batches, times, keys) -> (loss_sums, correct)``.
+
+    The result arrays are ``[repeats, times]``; ``keys`` has one key per
+    repeat. Each repeat programs the weights once, then drifts them to every
+    time point, all under ``jax.vmap``. Experiments with the same model and
+    loss share one compiled function.
+    """
+    try:
+        return _cached_evaluate(experiment.model, experiment.loss)
+    except TypeError:  # An unhashable model or loss: compile for this call.
+        return _build_evaluate(experiment.model, experiment.loss)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_evaluate(model: Any, loss: Any):
+    return _build_evaluate(model, loss)
+
+
+def _build_evaluate(model: Any, loss: Any):
+    def one_repeat(variables, batches, times, key):
+        program_key, drift_key, eval_key = jax.random.split(key, 3)
+        programmed = program_analog_weights(model, variables, program_key)
+        images, labels, mask = batches
+
+        def one_time(t, index):
+            drifted = drift_analog_weights(
+                model, programmed, t, jax.random.fold_in(drift_key, index)
+            )
+            time_key = jax.random.fold_in(eval_key, index)
+
+            def chunk(carry, inputs):
+                x, y, m, step = inputs
+                output = model.apply(
+                    drifted, x, rngs={"noise": jax.random.fold_in(time_key, step)}
+                )
+                losses = loss.per_sample(output, y) * m
+                correct = (jnp.argmax(output, axis=-1) == y) * m
+                return (carry[0] + jnp.sum(losses), carry[1] + jnp.sum(correct)), None
+
+            steps = jnp.arange(images.shape[0])
+            zero = jnp.zeros((), jnp.float32)
+            (loss_sum, correct), _ = lax.scan(
+                chunk, (zero, zero), (images, labels, mask, steps)
+            )
+            return loss_sum, correct
+
+        return jax.vmap(one_time)(times, jnp.arange(times.shape[0]))
+
+    return jax.jit(jax.vmap(one_repeat, in_axes=(None, None, None, 0)))
+
+
+def run_inference_local(
+    experiment: BasicInferencing,
+    *,
+    seed: int = 0,
+    device: Any = None,
+    dataset_root: Any = None,
+    max_elements: int = 0,
+    stdout: bool = True,
+    variables: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run an inference experiment on this machine.
+
+    Args:
+        experiment: the experiment.
+        seed: seed of the programming, drift and read noise (and of the
+            initial weights when there is no template).
+        device: ``None`` (jax's default), ``"cpu"``, ``"gpu"`` or a jax Device.
+        dataset_root: data directory of the data set.
+        max_elements: if > 0, evaluate only the first ``max_elements`` test samples.
+        stdout: print one line per repeat.
+        variables: trained variables to evaluate; they take the place of
+            ``weight_template_id``.
+
+    Returns:
+        aihwkit's result: ``{"inference_runs": {"inference_repeat",
+        "is_partial", "time_elapsed", "inference_results": [{"t_inference",
+        "avg_accuracy", "std_accuracy", "avg_error", "avg_loss"}, ...]}}``,
+        accuracies and errors in percent, mean and std (ddof 0) over repeats.
+    """
+    if not isinstance(experiment, BasicInferencing):
+        raise ConfigError(
+            "run_inference_local expects a BasicInferencing, got "
+            f"{type(experiment).__name__}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"`seed` must be an integer in [0, 2**32), got {seed!r}.")
+    if isinstance(max_elements, bool) or not isinstance(max_elements, int):
+        raise ConfigError(
+            f"`max_elements` must be an integer >= 0, got {max_elements!r}."
+        )
+    if max_elements < 0:
+        raise ConfigError(
+            f"`max_elements` must be an integer >= 0, got {max_elements!r}."
+        )
+    with jax.default_device(resolve_device(device)):
+        return _run(experiment, seed, dataset_root, max_elements, stdout, variables)
+
+
+def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
+    start = time.perf_counter()
+    images, labels = experiment.dataset.load("test", root=dataset_root)
+    if max_elements > 0:
+        images, labels = images[:max_elements], labels[:max_elements]
+    images = jnp.asarray(experiment.dataset.normalize(images))
+    labels = jnp.asarray(labels, jnp.int32)
+    count = images.shape[0]
+
+    init_key, run_key = jax.random.split(jax.random.key(seed))
+    if variables is None:
+        variables = load_template(experiment)
+    if variables is None:
+        variables = experiment.init_variables(init_key)
+
+    batches = _batched(images, labels)
+    times = experiment.times()
+    evaluate = make_evaluate(experiment)
+    repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
+    loss_sums, corrects = [], []
+    for first in range(0, experiment.inference_repeats, REPEATS_PER_CALL):
+        keys = repeat_keys[first : first + REPEATS_PER_CALL]
+        loss_sum, correct = evaluate(
+            variables, batches, jnp.asarray(times, jnp.float32), keys
+        )
+        loss_sums.append(np.asarray(loss_sum))
+        corrects.append(np.asarray(correct))
+    accuracy = 100.0 * np.concatenate(corrects) / count
+    loss = np.concatenate(loss_sums) / count
+
+    if stdout:
+        for repeat in range(experiment.inference_repeats):
+            print(
+                f"Repeat {repeat + 1}/{experiment.inference_repeats}: accuracy "
+                f"{accuracy[repeat, 0]:.2f}% at t = 0 s, "
+                f"{accuracy[repeat, -1]:.2f}% at t = {times[-1]:.0f} s",
+                flush=True,
+            )
+    results = [
+        {
+            "t_inference": float(t),
+            "avg_accuracy": float(np.mean(accuracy[:, index])),
+            "std_accuracy": float(np.std(accuracy[:, index])),
+            "avg_error": float(100.0 - np.mean(accuracy[:, index])),
+            "avg_loss": float(np.mean(loss[:, index])),
+        }
+        for index, t in enumerate(times)
+    ]
+    return {
+        "inference_runs": {
+            "inference_repeat": experiment.inference_repeats,
+            "is_partial": False,
+            "time_elapsed": time.perf_counter() - start,
+            "inference_results": results,
+        }
+    }
+
+
+class InferenceLocalRunner:
+    """aihwkit's ``InferenceLocalRunner``: runs BasicInferencing on this machine."""
+
+    def __init__(self, device: Any = None) -> None:
+        resolve_device(device)
+        self.device = device
+
+    def run(
+        self,
+        experiment: BasicInferencing,
+        max_elements: int = 0,
+        dataset_root: Any = None,
+        stdout: bool = True,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Run ``experiment`` and return aihwkit's inference result dict."""
+        return run_inference_local(
+            experiment,
+            seed=seed,
+            device=self.device,
+            dataset_root=dataset_root,
+            max_elements=max_elements,
+            stdout=stdout,
+        )
