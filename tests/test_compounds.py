@@ -316,3 +316,25 @@ def test_member_weights_stay_in_their_bounds(name, key):
         assert bool(jnp.all(jnp.isfinite(physical)))
         assert bool(jnp.all(physical <= device.w_max + 1e-6))
         assert bool(jnp.all(physical >= device.w_min - 1e-6))
+
+
+def test_compound_configs_reject_silent_failures():
+    pair = [_constant(), _constant()]
+    with pytest.raises(ConfigError, match="n_x_bins"):
+        MixedPrecisionCompound(device=_constant(), n_x_bins=1)
+    with pytest.raises(ConfigError, match=r"gamma_vec\[0\]"):
+        TransferCompound(unit_cell_devices=pair, gamma_vec=[float("nan"), 1.0])
+    with pytest.raises(ConfigError, match=r"transfer_lr_vec\[0\]"):
+        TransferCompound(unit_cell_devices=pair, transfer_lr_vec=[-1.0, 1.0])
+    with pytest.raises(ConfigError, match="transfer_every"):
+        TransferCompound(unit_cell_devices=pair, transfer_every=-1.0)
+    with pytest.raises(ConfigError, match="is empty"):
+        ReferenceUnitCell(unit_cell_devices=[])
+    with pytest.raises(ConfigError, match="refresh_upper_thres"):
+        OneSidedUnitCell(
+            unit_cell_devices=pair, refresh_upper_thres=0.2, refresh_lower_thres=0.8
+        )
+    with pytest.raises(ConfigError, match="with_reset_prob"):
+        ChoppedTransferCompound(unit_cell_devices=pair, with_reset_prob=0.5)
+    # The chopped compounds derive a period from the device for negative values.
+    ChoppedTransferCompound(unit_cell_devices=pair, transfer_every=-1.0)

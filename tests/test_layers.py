@@ -313,3 +313,12 @@ def test_summed_update_is_refused_for_compounds(key):
         _train_once(
             model, variables, x, x[:, :2], AnalogSGD(update_method="summed"), key
         )
+
+
+def test_analog_sgd_rejects_missing_and_infinite_rates():
+    with pytest.raises(ConfigError, match="AnalogSGD.lr"):
+        AnalogSGD(lr=None)
+    with pytest.raises(ConfigError, match="AnalogSGD.lr"):
+        AnalogSGD(lr=float("inf"))
+    with pytest.raises(ConfigError, match="layer_lr"):
+        AnalogSGD(layer_lr={"layers_1": [0.1]})

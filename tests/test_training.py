@@ -296,3 +296,14 @@ def test_run_local_offers_the_summed_update():
     )
     with pytest.raises(ConfigError, match="update_method"):
         run_local(experiment, max_elements=64, stdout=False, update_method="batched")
+
+
+def test_summed_update_is_checked_before_training():
+    from aihw_jax.simulator import presets
+
+    for config in (presets.EcRamPreset(), presets.TikiTakaEcRamPreset()):
+        experiment = BasicTraining(
+            dataset=FashionMNIST, model=_small_model(config), epochs=1
+        )
+        with pytest.raises(ConfigError, match="summed.*layers_1"):
+            run_local(experiment, stdout=False, update_method="summed")

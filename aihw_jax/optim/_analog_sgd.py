@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -38,6 +39,18 @@ def _replace(tree: dict, path: tuple[str, ...], value: Any) -> dict:
         return value
     head, *rest = path
     return {**tree, head: _replace(tree[head], tuple(rest), value)}
+
+
+def _check_rate(value: Any, where: str) -> None:
+    """Raise ConfigError unless ``value`` is a finite number >= 0 (or traced)."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, (str, bool)) or not 0.0 <= number < math.inf:
+        raise ConfigError(f"`{where}` must be a finite number >= 0, got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,22 +97,10 @@ class AnalogSGD:
                 f"learning rates, got {self.layer_lr!r}."
             )
         for path, value in pairs:
-            if isinstance(value, jax.core.Tracer):
-                continue
-            if isinstance(value, (str, bool)) or not float(value) >= 0.0:
-                raise ConfigError(
-                    f"`AnalogSGD.layer_lr[{path!r}]` must be a number >= 0, got "
-                    f"{value!r}."
-                )
+            _check_rate(value, f"AnalogSGD.layer_lr[{path!r}]")
         object.__setattr__(self, "layer_lr", pairs)
         for name in ("lr", "momentum", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, jax.core.Tracer):
-                continue
-            if isinstance(value, (str, bool)) or not float(value) >= 0.0:
-                raise ConfigError(
-                    f"`AnalogSGD.{name}` must be a number >= 0, got {value!r}."
-                )
+            _check_rate(getattr(self, name), f"AnalogSGD.{name}")
         if self.update_method not in ("sequential", "summed"):
             raise ConfigError(
                 "`AnalogSGD.update_method` must be 'sequential' or 'summed', "

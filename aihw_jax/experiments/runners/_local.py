@@ -15,7 +15,10 @@ from aihw_jax import serialization
 from aihw_jax.errors import ConfigError
 from aihw_jax.experiments import _steps
 from aihw_jax.experiments._training import BasicTraining
+from aihw_jax.nn import iter_analog_layers
 from aihw_jax.optim import AnalogSGD
+from aihw_jax.simulator import devices
+from aihw_jax.simulator.configs import FloatingPointRPUConfig, SingleRPUConfig
 
 __all__ = ["LocalRunner", "run_local"]
 
@@ -161,6 +164,7 @@ def run_local(
     max_elements: int = 0,
     stdout: bool = True,
     update_method: str = "sequential",
+    layer_lr: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Run a training experiment on this machine.
 
@@ -176,7 +180,9 @@ def run_local(
         update_method: ``"sequential"`` (aihwkit's per-sample pulsed update)
             or ``"summed"`` (the batch's coincidences applied at once: faster,
             and it differs only where a weight reaches a bound within a
-            batch; single-device configs only).
+            batch; for constant-step single-device configs only).
+        layer_lr: learning rates of single analog layers by variable path
+            (e.g. ``{"layers_1": 0.01}``); the others use the experiment's.
 
     Returns:
         ``{"epochs": [...], "weights": bytes}``: per epoch ``epoch``,
@@ -199,10 +205,36 @@ def run_local(
         raise ConfigError(
             f"`max_elements` must be an integer >= 0, got {max_elements!r}."
         )
-    optimizer = AnalogSGD(lr=experiment.learning_rate, update_method=update_method)
+    optimizer = AnalogSGD(
+        lr=experiment.learning_rate,
+        update_method=update_method,
+        layer_lr=layer_lr or {},
+    )
+    if update_method == "summed":
+        _check_summed(experiment.model)
     target = resolve_device(device)
     with jax.default_device(target):
         return _run(experiment, seed, dataset_root, max_elements, stdout, optimizer)
+
+
+def _check_summed(model: Any) -> None:
+    """Raise ConfigError unless every analog layer can take the summed update."""
+    for path, layer in iter_analog_layers(model):
+        config = layer.config
+        if isinstance(config, SingleRPUConfig) and not devices.is_constant_step(
+            config.device
+        ):
+            raise ConfigError(
+                f"`update_method`='summed' needs constant-step devices, but the "
+                f"analog layer {'/'.join(path) or '(top)'} uses "
+                f"{type(config.device).__name__}; use 'sequential'."
+            )
+        if not isinstance(config, (SingleRPUConfig, FloatingPointRPUConfig)):
+            raise ConfigError(
+                f"`update_method`='summed' is offered for single-device configs "
+                f"only, but the analog layer {'/'.join(path) or '(top)'} uses "
+                f"{type(config).__name__}; use 'sequential'."
+            )
 
 
 def _check_outputs(

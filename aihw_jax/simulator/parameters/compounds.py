@@ -7,8 +7,11 @@ devices with their own device-to-device draws. Floats are pytree leaves (so
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import jax
+import numpy as np
 from flax import struct
 
 from aihw_jax.errors import ConfigError
@@ -70,7 +73,9 @@ def _check_numbers(config: Any, names: tuple[str, ...], **bounds: Any) -> None:
         v.check_number(config, name, **bounds)
 
 
-def _check_floats(config: Any, name: str, length: int | None = None) -> None:
+def _check_floats(
+    config: Any, name: str, length: int | None = None, low: float = -math.inf
+) -> None:
     _as_tuple(config, name)
     values = getattr(config, name)
     where = f"{type(config).__name__}.{name}"
@@ -79,6 +84,19 @@ def _check_floats(config: Any, name: str, length: int | None = None) -> None:
             f"`{where}` must be empty or have one entry per device ({length}), got "
             f"{len(values)}."
         )
+    for index, value in enumerate(values):
+        if isinstance(value, jax.core.Tracer):
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not math.isfinite(value)
+            or value < low
+        ):
+            span = f" >= {low:g}" if low > -math.inf else ""
+            raise ConfigError(
+                f"`{where}[{index}]` must be a finite number{span}, got {value!r}."
+            )
 
 
 def transfer_read_io(io: IOParameters) -> IOParameters:
@@ -148,6 +166,11 @@ class ReferenceUnitCell(VectorUnitCell):
     def __post_init__(self) -> None:
         _as_tuple(self, "unit_cell_devices")
         devices = self.unit_cell_devices
+        if not devices:
+            raise ConfigError(
+                "`ReferenceUnitCell.unit_cell_devices` is empty; give one device "
+                "(used twice) or two, e.g. [ConstantStepDevice()]."
+            )
         if len(devices) == 1:
             object.__setattr__(self, "unit_cell_devices", (devices[0], devices[0]))
         elif len(devices) > 2:
@@ -193,6 +216,13 @@ class OneSidedUnitCell:
         _check_numbers(
             self, ("refresh_upper_thres", "refresh_lower_thres"), low=0.0, high=1.0
         )
+        upper, lower = self.refresh_upper_thres, self.refresh_lower_thres
+        numbers = isinstance(upper, (int, float)) and isinstance(lower, (int, float))
+        if numbers and upper <= lower:
+            raise ConfigError(
+                "`OneSidedUnitCell.refresh_upper_thres` must be larger than "
+                f"`refresh_lower_thres`, got {upper!r} and {lower!r}."
+            )
         v.check_type(self, "refresh_forward", IOParameters)
         v.check_type(self, "refresh_update", UpdateParameters)
 
@@ -277,8 +307,17 @@ class TransferCompound:
         v.check_number(self, "transfer_every")
         v.check_number(self, "with_reset_prob", low=0.0, high=1.0)
         _check_numbers(self, ("fast_lr", "transfer_lr"), low=0.0)
-        for name in ("gamma_vec", "transfer_every_vec", "transfer_lr_vec"):
-            _check_floats(self, name, n)
+        _check_floats(self, "gamma_vec", n)
+        _check_floats(self, "transfer_every_vec", n, low=0.0)
+        _check_floats(self, "transfer_lr_vec", n, low=0.0)
+        if not isinstance(self, ChoppedTransferCompound):
+            # Only the chopped compounds give a negative period a meaning.
+            v.check_number(
+                self,
+                "transfer_every",
+                low=0.0,
+                allowed=">= 0 (0: never transfer)",
+            )
         v.check_type(self, "transfer_forward", IOParameters)
         v.check_type(self, "transfer_update", UpdateParameters)
 
@@ -396,10 +435,12 @@ class ChoppedTransferCompound(TransferCompound):
         v.check_number(self, "momentum", low=0.0, high=1.0)
         v.check_number(self, "auto_momentum", low=0.0, high=1.0)
 
-    def check_support(self) -> None:
-        """Raise ConfigError for options that are not simulated yet."""
-        super().check_support()
-        v.check_number(self, "with_reset_prob", low=0.0, high=0.0)
+        reset = self.with_reset_prob
+        if isinstance(reset, (int, float)) and reset != 0:
+            raise ConfigError(
+                f"`{name}.with_reset_prob` must be 0: chopped transfers do not reset "
+                f"the fast device; got {reset!r}."
+            )
 
 
 @struct.dataclass
@@ -475,8 +516,13 @@ class MixedPrecisionCompound:
         v.check_int(self, "construction_seed", low=0)
         v.check_int(self, "transfer_every", low=0)
         v.check_int(self, "n_rows_per_transfer", low=-1)
-        v.check_int(self, "n_x_bins", low=0)
-        v.check_int(self, "n_d_bins", low=0)
+        for name in ("n_x_bins", "n_d_bins"):
+            v.check_int(self, name, low=0)
+            if getattr(self, name) == 1:
+                raise ConfigError(
+                    f"`MixedPrecisionCompound.{name}` must be 0 (no quantisation) or "
+                    "at least 2, got 1."
+                )
         for name in ("random_row", "stoc_round_x", "stoc_round_d"):
             v.check_bool(self, name)
         v.check_number(self, "granularity", low=0.0)

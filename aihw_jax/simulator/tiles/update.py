@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from aihw_jax.errors import ConfigError
 from aihw_jax.simulator import _random, _static, devices
 from aihw_jax.simulator.parameters.devices import PulsedDevice
 from aihw_jax.simulator.parameters.enums import PulseType
@@ -542,7 +543,7 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method, epsilo
             weights, states, x, d
         )
     if method == "summed" and not devices.is_constant_step(device):
-        raise ValueError(
+        raise ConfigError(
             f"`method`='summed' needs a constant-step device, got "
             f"{type(device).__name__}, whose step depends on the weight; use "
             "'sequential'."
