@@ -316,7 +316,7 @@ def test_check_support_passes_defaults():
             InferenceRPUConfig(modifier=WeightModifierParameter(per_batch_sample=True)),
             r"per_batch_sample`=True .* set it to False",
         ),
-        (StandardHWATrainingPreset(), r"weight_scaling_omega|learn_out_scaling"),
+        (StandardHWATrainingPreset(), r"InputRangeParameter.enable"),
         (
             InferenceRPUConfig(
                 pre_post=PrePostProcessingParameter(InputRangeParameter(enable=True))

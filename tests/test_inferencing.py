@@ -101,7 +101,7 @@ def test_drift_shrinks_weights_and_compensation_restores_the_output(key):
         / jnp.mean(jnp.abs(_state(start_vars)["eval_weight"]))
     )
     assert shrink < 0.8
-    assert float(jnp.mean(_state(day_vars)["out_scale"])) > 1.2
+    assert float(jnp.mean(_state(day_vars)["eval_scale"])) > 1.2
     # Log-softmax outputs: compare the spread of the logits around their mean.
     spread = lambda y: float(jnp.mean(jnp.std(y, axis=1)))
     assert spread(plain) / spread(start) < 0.85
@@ -208,3 +208,49 @@ def test_basic_inferencing_checks_its_fields():
     assert times[0] == 0.0 and times[1] == 1.0
     assert times[-1] == pytest.approx(86400.0)
     np.testing.assert_allclose(times[2], 4.1406, rtol=1e-4)
+
+
+def test_mapping_scales_and_learned_out_scaling(key):
+    mapping = MappingParameter(
+        weight_scaling_omega=1.0,
+        weight_scaling_columnwise=True,
+        learn_out_scaling=True,
+        out_scaling_columnwise=True,
+    )
+    scaled = _model(InferenceRPUConfig(forward=PERFECT, mapping=mapping))
+    plain = _model(InferenceRPUConfig(forward=PERFECT))
+    variables = _init(scaled, key)
+    reference = _init(plain, key)
+    state = _state(variables)
+    # Every tile row is scaled to an absolute maximum of omega = 1.
+    np.testing.assert_allclose(jnp.max(jnp.abs(state["weight"]), axis=-1), 1.0)
+    layer, plain_layer = scaled.layers[1], plain.layers[1]
+    np.testing.assert_allclose(
+        layer.get_weights(_layer_variables(variables, "layers_1"))[0],
+        plain_layer.get_weights(_layer_variables(reference, "layers_1"))[0],
+        rtol=1e-6,
+    )
+    assert variables["params"]["layers_1"]["out_scaling"].shape == (10,)
+
+    x = jax.random.uniform(key, (3, 28, 28, 1))
+    rngs = {"noise": jax.random.key(1)}
+    logits = lambda net, v: net.layers[1].apply(
+        _layer_variables(v, "layers_1"), x.reshape(3, -1), rngs=rngs
+    )
+    # The extra parameter changes the bias draw, so compare without biases.
+    bias = variables["params"]["layers_1"]["bias"]
+    plain_bias = reference["params"]["layers_1"]["bias"]
+    np.testing.assert_allclose(
+        logits(scaled, variables) - bias,
+        logits(plain, reference) - plain_bias,
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    doubled = jax.tree.map(lambda a: a, variables)
+    doubled["params"]["layers_1"]["out_scaling"] = 2.0 * jnp.ones(10)
+    np.testing.assert_allclose(
+        logits(scaled, doubled) - bias,
+        2.0 * (logits(scaled, variables) - bias),
+        rtol=1e-4,
+        atol=1e-5,
+    )

@@ -220,7 +220,7 @@ class AnalogLinear(nn.Module):
         weight = layout.split_matrix(matrix)
         real = jnp.asarray(layout.padding_mask())
         if isinstance(self.config, _DIGITAL_UPDATE_CONFIGS):
-            return {"weight": weight}
+            return _scaled_state(weight, self.config.mapping)
         grid = layout.grid
         if isinstance(self.config, _COMPOUND_CONFIGS):
             return self._init_compound(device_key, weight, real)
@@ -285,7 +285,7 @@ class AnalogLinear(nn.Module):
             if training and isinstance(self.config, InferenceRPUConfig):
                 weight = _modified(weight, self.config, jax.random.fold_in(key, 2))
             y_tiles = analog_matmul(
-                weight, x_tiles, key, forward_io, backward_io, analog.get("out_scale")
+                weight, x_tiles, key, forward_io, backward_io, _output_factor(analog)
             )
         y = layout.join_outputs(y_tiles)
         if not self.is_initializing():
@@ -293,6 +293,15 @@ class AnalogLinear(nn.Module):
             # "perturbations" collection (see `error_perturbations`). Init does
             # not create it, so variables from init work at any batch size.
             y = self.perturb(PERTURBATION_NAME, y)
+        if (
+            getattr(self.config, "mapping", None)
+            and self.config.mapping.learn_out_scaling
+        ):
+            columns = (
+                self.out_features if self.config.mapping.out_scaling_columnwise else 1
+            )
+            scale = self.param("out_scaling", nn.initializers.ones, (columns,))
+            y = y * scale
         if self.bias:
             bound = 1.0 / math.sqrt(self.init_fan_in or self.in_features)
             b = self.param(
@@ -315,9 +324,38 @@ class AnalogLinear(nn.Module):
         weight = analog["weight"]
         if "device" in analog:
             weight = devices.apparent_weight(weight, analog["device"])
+        if "out_scale" in analog:
+            # The mapping and remapping scales belong to the logical weight.
+            weight = weight * analog["out_scale"][..., None]
         weight = self.layout.join_matrix(weight)
         bias = variables.get("params", {}).get("bias")
         return weight, bias
+
+
+def _scaled_state(weight: jax.Array, mapping: Any) -> dict[str, Any]:
+    """Return the state of digitally updated tiles, with aihwkit's mapping scales.
+
+    With ``weight_scaling_omega > 0`` every tile (or tile row, with
+    ``weight_scaling_columnwise``) is divided by ``max|W| / omega`` and the
+    factor is kept in ``out_scale``, which multiplies the tile's outputs.
+    """
+    omega = mapping.weight_scaling_omega
+    if isinstance(omega, (int, float)) and omega == 0:
+        return {"weight": weight}
+    axes = (3,) if mapping.weight_scaling_columnwise else (2, 3)
+    top = jnp.max(jnp.abs(weight), axis=axes, keepdims=True)
+    scale = jnp.where(top > 0, top / omega, 1.0)
+    scale = jnp.broadcast_to(scale, (*weight.shape[:3], 1))
+    return {"weight": weight / scale, "out_scale": scale[..., 0]}
+
+
+def _output_factor(analog: dict[str, Any]) -> jax.Array | None:
+    """Digital factor on every tile output: mapping scales times compensation."""
+    scale = analog.get("out_scale")
+    compensation = analog.get("eval_scale")
+    if compensation is None:
+        return scale
+    return compensation if scale is None else scale * compensation
 
 
 def _modified(weight: jax.Array, config: InferenceRPUConfig, key: jax.Array):

@@ -79,7 +79,7 @@ def program_analog_weights(
         The variables with, per inference layer, ``programmed`` (the
         programmed weights), ``drift_nu`` (the drift exponents), ``baseline``
         (the drift-compensation read-out) and, until the first drift,
-        ``eval_weight`` equal to the programmed weights and ``out_scale``
+        ``eval_weight`` equal to the programmed weights and ``eval_scale``
         equal to 1. Layers with other configs are unchanged.
     """
     analog = variables["analog"]
@@ -116,7 +116,7 @@ def program_analog_weights(
             "drift_nu": drift_nu,
             "baseline": baseline,
             "eval_weight": written,
-            "out_scale": jnp.ones(weight.shape[:3], jnp.float32),
+            "eval_scale": jnp.ones(weight.shape[:3], jnp.float32),
         }
         analog = _set(analog, (*path, "state"), state)
     return {**variables, "analog": analog}
@@ -133,8 +133,9 @@ def drift_analog_weights(
 
     Returns:
         The variables with ``eval_weight`` (the drifted weights, which the
-        layers use from now on) and ``out_scale`` (the drift-compensation
-        factor of every tile output; 1 without compensation) replaced.
+        layers use from now on) and ``eval_scale`` (the drift-compensation
+        factor of every tile output; 1 without compensation) replaced. The
+        mapping scales in ``out_scale`` still apply on top.
     """
     analog = variables["analog"]
     for index, (path, layer) in enumerate(_inference_layers(model)):
@@ -173,6 +174,6 @@ def drift_analog_weights(
         drifted, alpha = _over_tiles(
             drift, programmed, state["drift_nu"], state["baseline"], keys, real
         )
-        state = {**state, "eval_weight": drifted, "out_scale": alpha}
+        state = {**state, "eval_weight": drifted, "eval_scale": alpha}
         analog = _set(analog, (*path, "state"), state)
     return {**variables, "analog": analog}

@@ -139,5 +139,5 @@ class InferenceRPUConfig:
         self.modifier.check_support()
         self.clip.check_support()
         self.remap.check_support()
-        self.mapping.check_support()
+        self.mapping.check_support(scaling=True)
         self.pre_post.check_support()

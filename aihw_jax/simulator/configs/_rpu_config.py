@@ -78,7 +78,7 @@ class FloatingPointRPUConfig:
 
     def check_support(self) -> None:
         """Raise ConfigError for any option that is valid but not simulated yet."""
-        self.mapping.check_support()
+        self.mapping.check_support(scaling=True)
 
 
 def _default_unit_cell() -> VectorUnitCell:

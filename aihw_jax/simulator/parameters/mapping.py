@@ -52,22 +52,31 @@ class MappingParameter:
         v.check_int(self, "max_input_size", low=0)
         v.check_int(self, "max_output_size", low=0)
 
-    def check_support(self) -> None:
-        """Raise ConfigError for options that are valid but not simulated yet."""
+    def check_support(self, *, scaling: bool = False) -> None:
+        """Raise ConfigError for options that are valid but not simulated yet.
+
+        Args:
+            scaling: True for configs whose layers simulate the mapping
+                scales (``weight_scaling_omega``, ``learn_out_scaling``):
+                the inference and floating-point configs.
+        """
         if not self.digital_bias:
             raise ConfigError(
                 "`MappingParameter.digital_bias`=False (analog bias) is not "
                 "simulated by aihw_jax yet; set digital_bias=True."
             )
+        if scaling:
+            return
         if self.learn_out_scaling:
             raise ConfigError(
-                "`MappingParameter.learn_out_scaling`=True is not simulated by "
-                "aihw_jax yet; set it to False."
+                "`MappingParameter.learn_out_scaling`=True is simulated for "
+                "InferenceRPUConfig and FloatingPointRPUConfig layers only; set it "
+                "to False."
             )
         omega = v._concrete(self.weight_scaling_omega)
         if omega is not None and (omega != 0).any():
             raise ConfigError(
                 f"`MappingParameter.weight_scaling_omega`="
-                f"{self.weight_scaling_omega!r} is not simulated by aihw_jax yet; "
-                "set it to 0."
+                f"{self.weight_scaling_omega!r} is simulated for InferenceRPUConfig "
+                "and FloatingPointRPUConfig layers only; set it to 0."
             )
