@@ -10,9 +10,11 @@ from test_layers import _layer_variables, _train_once
 
 from aihw_jax import serialization
 from aihw_jax.datasets import FashionMNIST
-from aihw_jax.errors import ConfigError, DatasetError
+from aihw_jax.errors import ConfigError, DatasetError, SerializationError
 from aihw_jax.experiments import BasicInferencing
 from aihw_jax.experiments.runners import InferenceLocalRunner, run_inference_local
+from aihw_jax.experiments.templates import read_template
+from aihw_jax.experiments.templates.lenet5 import lenet5_config, lenet5_mapped
 from aihw_jax.nn import (
     AnalogLinear,
     AnalogSequential,
@@ -254,3 +256,53 @@ def test_mapping_scales_and_learned_out_scaling(key):
         rtol=1e-4,
         atol=1e-5,
     )
+
+
+def _digital_accuracy(model, variables, images, labels):
+    """Accuracy (percent) of the trained weights with an exact periphery."""
+    apply = jax.jit(
+        lambda x: model.apply(variables, x, rngs={"noise": jax.random.key(0)})
+    )
+    correct = 0
+    for start in range(0, images.shape[0], 1000):
+        output = apply(images[start : start + 1000])
+        correct += int(jnp.sum(jnp.argmax(output, -1) == labels[start : start + 1000]))
+    return 100.0 * correct / images.shape[0]
+
+
+def test_shipped_template_fits_the_lenet5():
+    experiment = BasicInferencing(
+        dataset=FashionMNIST,
+        model=lenet5_mapped(),
+        weight_template_id="hwa-trained-lenet5-mapped",
+    )
+    variables = experiment.load_weights(read_template("hwa-trained-lenet5-mapped"))
+    first = variables["analog"]["layers_1"]["linear_0"]["state"]["weight"]
+    assert first.shape == (1, 1, 16, 25)
+    wrong = BasicInferencing(dataset=FashionMNIST, model=_model(InferenceRPUConfig()))
+    with pytest.raises(SerializationError, match="layers_1"):
+        wrong.load_weights(read_template("hwa-trained-lenet5-mapped"))
+
+
+@pytest.mark.slow
+def test_documented_inference_experiment_holds_its_accuracy():
+    experiment = BasicInferencing(
+        dataset=FashionMNIST,
+        model=lenet5_mapped(),
+        batch_size=8,
+        inference_repeats=2,
+        inference_time=86400,
+        weight_template_id="hwa-trained-lenet5-mapped",
+    )
+    result = InferenceLocalRunner().run(experiment, stdout=False)
+    rows = result["inference_runs"]["inference_results"]
+
+    images, labels = FashionMNIST.load("test")
+    images = jnp.asarray(FashionMNIST.normalize(images))
+    exact = lenet5_mapped(lenet5_config().replace(forward=PERFECT))
+    variables = experiment.load_weights(read_template("hwa-trained-lenet5-mapped"))
+    digital = _digital_accuracy(exact, variables, images, jnp.asarray(labels))
+    # Programming noise costs at most 3 points at t = 0, and global drift
+    # compensation keeps the accuracy within 3 points of that after one day.
+    assert abs(rows[0]["avg_accuracy"] - digital) <= 3.0, (rows[0], digital)
+    assert abs(rows[-1]["avg_accuracy"] - rows[0]["avg_accuracy"]) <= 3.0, rows

@@ -36,13 +36,14 @@ class BasicInferencing:
         batch_size: samples per evaluation batch. Every input vector has its
             own periphery, so the results do not depend on it.
         loss_function: loss class or instance (``CrossEntropyLoss`` by default).
-        weight_template_id: where the trained weights come from: a path to
-            a weights file, an ``http(s)`` URL, or "" for freshly
-            initialised weights.
+        weight_template_id: where the trained weights come from: a shipped
+            template id (``"hwa-trained-lenet5-mapped"``), a path to a
+            weights file, an ``http(s)`` URL, or "" for freshly initialised
+            weights.
         inference_repeats: number of chips (programmings) to simulate.
         inference_time: the last time point, in seconds after programming.
         remap_weights: accepted for aihwkit compatibility; loaded weights
-            are used as stored.
+            are used as stored (their mapping scales are in the template).
     """
 
     dataset: Any = struct.field(pytree_node=False)

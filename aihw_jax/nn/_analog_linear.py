@@ -220,7 +220,11 @@ class AnalogLinear(nn.Module):
         weight = layout.split_matrix(matrix)
         real = jnp.asarray(layout.padding_mask())
         if isinstance(self.config, _DIGITAL_UPDATE_CONFIGS):
-            return _scaled_state(weight, self.config.mapping)
+            state = _scaled_state(weight, self.config.mapping)
+            if isinstance(self.config, InferenceRPUConfig) and "out_scale" not in state:
+                # Remapping after each step writes scales; keep the structure fixed.
+                state["out_scale"] = jnp.ones(weight.shape[:3], jnp.float32)
+            return state
         grid = layout.grid
         if isinstance(self.config, _COMPOUND_CONFIGS):
             return self._init_compound(device_key, weight, real)

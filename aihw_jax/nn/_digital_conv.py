@@ -228,10 +228,12 @@ class MaxPool2d(nn.Module):
             )
             for axis in range(2)
         ]
+        # A Python scalar lets JAX recognise the max monoid, which it needs to
+        # differentiate the pooling.
         if jnp.issubdtype(images.dtype, jnp.floating):
-            lowest = jnp.array(-jnp.inf, images.dtype)
+            lowest = -float("inf")
         else:
-            lowest = jnp.array(jnp.iinfo(images.dtype).min, images.dtype)
+            lowest = int(jnp.iinfo(images.dtype).min)
         y = jax.lax.reduce_window(
             images,
             lowest,

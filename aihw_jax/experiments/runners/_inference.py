@@ -17,6 +17,7 @@ from jax import lax
 from aihw_jax.errors import ConfigError, DatasetError
 from aihw_jax.experiments._inferencing import BasicInferencing
 from aihw_jax.experiments.runners._local import resolve_device
+from aihw_jax.experiments.templates import SHIPPED_TEMPLATES, read_template
 from aihw_jax.nn import drift_analog_weights, program_analog_weights
 
 __all__ = ["InferenceLocalRunner", "run_inference_local"]
@@ -61,14 +62,17 @@ def load_template(experiment: BasicInferencing) -> dict[str, Any] | None:
     source = experiment.weight_template_id
     if not source:
         return None
-    if source.startswith(("http://", "https://")):
+    if source in SHIPPED_TEMPLATES:
+        data = read_template(source)
+    elif source.startswith(("http://", "https://")):
         data = _fetch_template(source)
     else:
         path = pathlib.Path(source).expanduser()
         if not path.is_file():
             raise DatasetError(
                 f"The weight template {source!r} is not a file. Give the path of a "
-                "weights file written by a training run, or an http(s) URL."
+                "weights file written by a training run, an http(s) URL, or one of "
+                f"the shipped ids {sorted(SHIPPED_TEMPLATES)}."
             )
         data = path.read_bytes()
     return experiment.load_weights(data)
