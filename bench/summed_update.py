@@ -4,7 +4,7 @@ Two measurements, both printed and written as JSON with ``--json``:
 
 * Tile: one 256x392 constant-step tile takes the same batch (same pulse
   trains) with both methods. Cycle-to-cycle noise is off, because the two
-  methods draw it differently (per pulse against per batch); what remains
+  methods draw it differently (per pulse against per batch). What remains
   is the effect of the pulse order at the bounds. The script reports the
   mean |difference| of the resulting weights relative to the mean |change|
   of the sequential update, and the fraction of cross-points that differ,

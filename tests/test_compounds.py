@@ -139,7 +139,7 @@ def _run_one(cell, x, d, lr=0.1, update=None, steps=1, w0=None, key=None):
     return state
 
 
-def test_tiki_taka_transfers_one_column_per_batch_in_order():
+def test_tiki_taka_column_per_batch():
     cell = TransferCompound(unit_cell_devices=[_constant(), _constant()])
     x = jnp.ones((4, 6))
     d = -jnp.ones((4, 3))
@@ -148,13 +148,14 @@ def test_tiki_taka_transfers_one_column_per_batch_in_order():
     # slow device is still untouched while the fast device moved everywhere.
     slow = state["members"][1]["weight"]
     assert int(state["pointers"][0]) == 5
-    assert np.all(np.asarray(slow[:, :5]) >= 0) and np.mean(slow[:, :5]) > 0.01
+    assert np.all(np.asarray(slow[:, :5]) >= 0)
+    assert np.mean(slow[:, :5]) > 0.01
     assert np.all(np.asarray(slow[:, 5]) == 0)
     assert np.all(np.asarray(state["members"][0]["weight"]) > 0)
     np.testing.assert_array_equal(compounds.weight(state, cell), slow)
 
 
-def test_mixed_precision_leaves_less_than_one_step_in_chi():
+def test_mixed_precision_chi_remainder():
     cell = MixedPrecisionCompound(device=_constant(dw_min=0.01))
     x = jax.random.uniform(jax.random.key(1), (8, 5), minval=-1, maxval=1)
     d = jax.random.uniform(jax.random.key(2), (8, 4), minval=-1, maxval=1)
@@ -211,7 +212,7 @@ def test_update_moves_the_weight_against_the_gradient(cell):
     assert weight.mean() < -0.005
 
 
-def test_chopped_sign_flips_are_undone_for_the_slow_device():
+def test_chopped_slow_device_dechopped():
     cell = ChoppedTransferCompound(
         unit_cell_devices=[_constant(), _constant()], in_chop_prob=0.5
     )
@@ -244,7 +245,8 @@ def test_every_family_preset_builds_and_checks():
         config = getattr(presets, name)()
         config.check_support()
     chopped = presets.ChoppedTTv2EcRamPreset()
-    assert chopped.device.fast_lr == 1.0 and chopped.update.desired_bl == 100
+    assert chopped.device.fast_lr == 1.0
+    assert chopped.update.desired_bl == 100
     agad = presets.AGADCapacitorPreset().device
     assert (agad.tail_weightening, agad.in_chop_prob) == (20.0, 0.01)
     assert presets.MixedPrecisionPCMPreset().device.device.refresh_every == 1
@@ -298,9 +300,9 @@ def test_member_weights_stay_in_their_bounds(name, key):
     x = jax.random.uniform(jax.random.key(5), (10, 8, 8), minval=-1, maxval=1)
     d = jax.random.uniform(jax.random.key(6), (10, 8, 16), minval=-1, maxval=1)
     state = compounds.init(key, (16, 8), cell)
-    # Start at zero: aihwkit clips a reference device's programmed weight to
+    # Start at zero. aihwkit clips a reference device's programmed weight to
     # the bounds without its reference, so its physical value may start out
-    # of bounds; pulses always keep it within them.
+    # of bounds. Pulses keep it within them.
     state = compounds.set_weight(state, jnp.zeros((16, 8)), cell)
     step = jax.jit(
         lambda s, x_k, d_k, k: compounds.update(

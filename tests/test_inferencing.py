@@ -56,7 +56,7 @@ def _init(model, key):
     return {name: variables[name] for name in ("params", "analog")}
 
 
-def test_programming_depends_on_the_key_and_not_on_compensation(key):
+def test_programming_independent_of_compensation(key):
     with_gdc = _model(InferenceRPUConfig())
     without = _model(InferenceRPUConfig(drift_compensation=None))
     variables = _init(with_gdc, key)
@@ -207,7 +207,8 @@ def test_basic_inferencing_checks_its_fields():
         BasicInferencing(dataset=FashionMNIST, model=model, inference_time=-1.0)
     experiment = BasicInferencing(dataset=FashionMNIST, model=model)
     times = experiment.times()
-    assert times[0] == 0.0 and times[1] == 1.0
+    assert times[0] == 0.0
+    assert times[1] == 1.0
     assert times[-1] == pytest.approx(86400.0)
     np.testing.assert_allclose(times[2], 4.1406, rtol=1e-4)
 

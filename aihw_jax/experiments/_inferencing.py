@@ -6,12 +6,11 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from aihw_jax import serialization
 from aihw_jax.errors import ConfigError
+from aihw_jax.experiments._training import init_model_variables, load_model_weights
 from aihw_jax.nn import CrossEntropyLoss
 from aihw_jax.simulator.parameters import _validation as v
 
@@ -84,7 +83,7 @@ class BasicInferencing:
         return loss() if isinstance(loss, type) else loss
 
     def times(self) -> np.ndarray:
-        """The time points in seconds: 0, then 9 log-spaced values from 1 s."""
+        """Return the time points in seconds: 0, then 9 log-spaced values from 1 s."""
         last = float(self.inference_time)
         return np.concatenate(
             [[0.0], np.logspace(0.0, np.log10(last), N_INFERENCE_TIMES - 1)]
@@ -92,21 +91,8 @@ class BasicInferencing:
 
     def init_variables(self, key: jax.Array) -> dict[str, Any]:
         """Initialise the model's variables (``params`` and ``analog``) from ``key``."""
-        shape = (1, *getattr(self.dataset, "image_shape", ()))
-
-        @jax.jit
-        def init(key):
-            variables = self.model.init({"params": key}, jnp.zeros(shape, jnp.float32))
-            return {
-                name: variables[name]
-                for name in ("params", "analog")
-                if name in variables
-            }
-
-        return init(key)
+        return init_model_variables(self.model, self.dataset, key)
 
     def load_weights(self, data: bytes) -> dict[str, Any]:
         """Restore variables serialised for this model (e.g. by a training run)."""
-        template = jax.eval_shape(lambda: self.init_variables(jax.random.key(0)))
-        template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
-        return serialization.variables_from_bytes(template, data)
+        return load_model_weights(self.model, self.dataset, data)

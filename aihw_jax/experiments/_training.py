@@ -65,21 +65,31 @@ class BasicTraining:
 
     def init_variables(self, key: jax.Array) -> dict[str, Any]:
         """Initialise the model's variables (``params`` and ``analog``) from ``key``."""
-        shape = (1, *getattr(self.dataset, "image_shape", ()))
-
-        @jax.jit
-        def init(key):
-            variables = self.model.init({"params": key}, jnp.zeros(shape, jnp.float32))
-            return {
-                name: variables[name]
-                for name in ("params", "analog")
-                if name in variables
-            }
-
-        return init(key)
+        return init_model_variables(self.model, self.dataset, key)
 
     def load_weights(self, data: bytes) -> dict[str, Any]:
         """Restore variables serialised by a run of this experiment."""
-        template = jax.eval_shape(lambda: self.init_variables(jax.random.key(0)))
-        template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
-        return serialization.variables_from_bytes(template, data)
+        return load_model_weights(self.model, self.dataset, data)
+
+
+def init_model_variables(model: nn.Module, dataset: Any, key: jax.Array) -> dict:
+    """Initialise ``params`` and ``analog`` of ``model`` for one sample of ``dataset``."""
+    shape = (1, *getattr(dataset, "image_shape", ()))
+
+    @jax.jit
+    def init(key):
+        variables = model.init({"params": key}, jnp.zeros(shape, jnp.float32))
+        return {
+            name: variables[name] for name in ("params", "analog") if name in variables
+        }
+
+    return init(key)
+
+
+def load_model_weights(model: nn.Module, dataset: Any, data: bytes) -> dict:
+    """Restore serialised variables, checked against ``model``'s own shapes."""
+    template = jax.eval_shape(
+        lambda: init_model_variables(model, dataset, jax.random.key(0))
+    )
+    template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
+    return serialization.variables_from_bytes(template, data)

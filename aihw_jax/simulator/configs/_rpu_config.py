@@ -136,7 +136,7 @@ class DigitalRankUpdateRPUConfig:
     device: MixedPrecisionCompound = struct.field(
         default_factory=MixedPrecisionCompound
     )
-    """The compound that holds the digital accumulator and the analog device."""
+    """Compound with the digital accumulator and the analog device."""
     forward: IOParameters = struct.field(default_factory=IOParameters)
     """Periphery of the forward MVM."""
     backward: IOParameters = struct.field(default_factory=IOParameters)

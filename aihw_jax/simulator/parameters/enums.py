@@ -77,7 +77,7 @@ class PulseType(enum.Enum):
 
 
 class VectorUnitCellUpdatePolicy(enum.Enum):
-    """Which member of a vector unit cell receives an update."""
+    """Rule that selects the member of a vector unit cell receiving an update."""
 
     ALL = "All"
     """Every member receives the same coincidences (with its own noise)."""

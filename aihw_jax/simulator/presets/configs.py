@@ -1,6 +1,6 @@
 """Peripheral presets and the RPU-config presets, with aihwkit's names.
 
-Single-device presets are written out; the compound families (2- and
+Single-device presets are written out. The compound families (2- and
 4-device, Tiki-Taka, TTv2, chopped TTv2, AGAD, mixed precision) are built
 from tables of their values, one function per preset name.
 """
@@ -114,7 +114,7 @@ def GokmenVlasovPreset() -> SingleRPUConfig:
 
 
 def PCMPresetUnitCell(**overrides: Any) -> OneSidedUnitCell:
-    """A one-sided pair of PCMPresetDevices, refreshed after every mini-batch."""
+    """Build a one-sided pair of PCMPresetDevices, refreshed after every mini-batch."""
     fields = {
         "unit_cell_devices": (devices.PCMPresetDevice(), devices.PCMPresetDevice()),
         "refresh_every": 1,
