@@ -316,19 +316,21 @@ def test_check_support_passes_defaults():
             InferenceRPUConfig(modifier=WeightModifierParameter(per_batch_sample=True)),
             r"per_batch_sample`=True .* set it to False",
         ),
-        (StandardHWATrainingPreset(), r"InputRangeParameter.enable"),
         (
             InferenceRPUConfig(
-                pre_post=PrePostProcessingParameter(InputRangeParameter(enable=True))
+                forward=IOParameters(noise_management="NONE", bound_management="NONE"),
+                pre_post=PrePostProcessingParameter(
+                    InputRangeParameter(enable=True, manage_output_clipping=True)
+                ),
             ),
-            r"InputRangeParameter.enable`=True .*input_range.enable=False",
+            r"manage_output_clipping`=True is not simulated.*=False",
         ),
         (
             InferenceRPUConfig(forward=IOParameters(out_nonlinearity=0.1)),
             r"out_nonlinearity",
         ),
     ],
-    ids=["per_batch_sample", "standard_preset", "input_range", "forward"],
+    ids=["per_batch_sample", "output_clipping", "forward"],
 )
 def test_check_support_rejects_unsimulated(config, pattern):
     with pytest.raises(ConfigError, match=pattern):

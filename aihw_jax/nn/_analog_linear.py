@@ -24,7 +24,7 @@ from aihw_jax.simulator.parameters.inference_enums import (
     WeightRemapType,
 )
 from aihw_jax.simulator.parameters.io import IOParameters
-from aihw_jax.simulator.tiles import mvm
+from aihw_jax.simulator.tiles import input_range as input_ranges, mvm
 from aihw_jax.simulator.tiles.layout import TileLayout
 from aihw_jax.simulator.tiles.transforms import (
     clip_weights,
@@ -47,6 +47,8 @@ INPUTS_COLLECTION = "analog_inputs"
 """Collection into which training forwards record each tile's inputs."""
 PERTURBATION_NAME = "tile_output"
 """Name of the zero perturbation whose gradient is each sample's error ``d``."""
+INPUT_PERTURBATION_NAME = "tile_input"
+"""Name of the zero perturbation whose gradient trains a learned input range."""
 
 _PERFECT = IOParameters(is_perfect=True)
 _CONFIGS = (
@@ -224,6 +226,11 @@ class AnalogLinear(nn.Module):
             if isinstance(self.config, InferenceRPUConfig) and "out_scale" not in state:
                 # Remapping after each step writes scales; keep the structure fixed.
                 state["out_scale"] = jnp.ones(weight.shape[:3], jnp.float32)
+            params = _input_range_params(self.config)
+            if params is not None:
+                n_in = layout.grid[1]
+                state["input_range"] = jnp.full((n_in,), params.init_value, jnp.float32)
+                state["input_range_count"] = jnp.zeros((n_in,), jnp.int32)
             return state
         grid = layout.grid
         if isinstance(self.config, _COMPOUND_CONFIGS):
@@ -272,7 +279,18 @@ class AnalogLinear(nn.Module):
             "state",
             lambda: self._init_analog(self.make_rng("params")),
         ).value
-        x_tiles = layout.split_inputs(x.astype(jnp.float32))
+        x = x.astype(jnp.float32)
+        range_params = _input_range_params(self.config)
+        training = self.is_mutable_collection(INPUTS_COLLECTION)
+        if range_params is not None and not self.is_initializing():
+            # Its gradient (the error at the raw inputs) trains the input range.
+            x = self.perturb(INPUT_PERTURBATION_NAME, x)
+        x_tiles = layout.split_inputs(x)
+        out_factor = _output_factor(analog)
+        if range_params is not None and "input_range" in analog:
+            x_tiles, out_factor = self._apply_input_range(
+                analog, x_tiles, out_factor, range_params, training
+            )
         self.sow(INPUTS_COLLECTION, "x", x_tiles)
         forward_io, backward_io = _tile_ios(self.config)
         if self.is_initializing():
@@ -285,11 +303,10 @@ class AnalogLinear(nn.Module):
             weight = analog.get("eval_weight", analog["weight"])
             if "device" in analog:
                 weight = devices.apparent_weight(weight, analog["device"])
-            training = self.is_mutable_collection(INPUTS_COLLECTION)
             if training and isinstance(self.config, InferenceRPUConfig):
                 weight = _modified(weight, self.config, jax.random.fold_in(key, 2))
             y_tiles = analog_matmul(
-                weight, x_tiles, key, forward_io, backward_io, _output_factor(analog)
+                weight, x_tiles, key, forward_io, backward_io, out_factor
             )
         y = layout.join_outputs(y_tiles)
         if not self.is_initializing():
@@ -316,6 +333,21 @@ class AnalogLinear(nn.Module):
             )
             y = y + b
         return y
+
+    def _apply_input_range(self, analog, x_tiles, out_factor, params, training):
+        """Clip and scale the inputs by the input range; fold ``r`` into the outputs."""
+        r = analog["input_range"]
+        if training:
+            real = jnp.asarray(self.layout.padding_mask()[0, :, 0, :])
+            r, count = input_ranges.init_from_data(
+                r, analog["input_range_count"], x_tiles, real, params
+            )
+            self.sow(INPUTS_COLLECTION, "input_range", (r, count))
+        x_tiles = input_ranges.clip_inputs(x_tiles, r)
+        grid = self.layout.grid
+        rows = self.layout.tile_shape[0]
+        factor = jnp.broadcast_to(jnp.abs(r)[None, :, None], (*grid, rows))
+        return x_tiles, factor if out_factor is None else out_factor * factor
 
     def get_weights(
         self, variables: dict[str, Any]
@@ -353,6 +385,14 @@ def _scaled_state(weight: jax.Array, mapping: Any) -> dict[str, Any]:
     return {"weight": weight / scale, "out_scale": scale[..., 0]}
 
 
+def _input_range_params(config: Any) -> Any:
+    """The config's input-range parameters if the input range is on, else None."""
+    if not isinstance(config, InferenceRPUConfig):
+        return None
+    params = config.pre_post.input_range
+    return params if params.enable else None
+
+
 def _output_factor(analog: dict[str, Any]) -> jax.Array | None:
     """Digital factor on every tile output: mapping scales times compensation."""
     scale = analog.get("out_scale")
@@ -384,6 +424,18 @@ def _post_update(state: dict, config: InferenceRPUConfig) -> dict:
         )(weight, scales)
         return {**state, "weight": weight, "out_scale": scales}
     return {**state, "weight": weight}
+
+
+def _step_input_range(layer, state, x_tiles, dx, lr, recorded) -> dict:
+    """Store the forward's input ranges and counts, then step learned ranges."""
+    r, count = recorded
+    params = layer.config.pre_post.input_range
+    if params.learn_input_range and dx is not None:
+        layout = layer.layout
+        real = jnp.asarray(layout.padding_mask()[0, :, 0, :])
+        dx_tiles = layout.split_inputs(dx.astype(jnp.float32))
+        r = r - lr * input_ranges.range_gradient(x_tiles, dx_tiles, r, real, params)
+    return {**state, "input_range": r, "input_range_count": count}
 
 
 def compound_weight(state: dict, cell: Any, real: jax.Array) -> jax.Array:
@@ -424,6 +476,8 @@ def update_analog_state(
     *,
     key: jax.Array,
     method: str = "sequential",
+    dx: jax.Array | None = None,
+    input_range: tuple[jax.Array, jax.Array] | None = None,
 ) -> dict[str, Any]:
     """Apply one optimizer step to an analog layer's tiles.
 
@@ -436,10 +490,15 @@ def update_analog_state(
         key: key of the update's random draws.
         method: ``"sequential"`` or ``"summed"``, see
             :func:`aihw_jax.simulator.tiles.update.pulsed_update`.
+        dx: errors at the layer's raw inputs, ``[batch, in]``, for a learned
+            input range.
+        input_range: the input ranges and data counts the training forward
+            used, for layers with an input range.
 
     Returns:
         The new state: pulsed update, then diffusion and decay for pulsed
-        devices; ``W -= lr * d^T x`` for floating-point tiles.
+        devices; ``W -= lr * d^T x`` for floating-point tiles. A learned
+        input range takes a step ``r -= lr * G`` of aihwkit's rule.
     """
     from aihw_jax.simulator.tiles import update as tile_update
 
@@ -459,6 +518,8 @@ def update_analog_state(
             ds = ds * state["out_scale"][:, :, None, :]
         new = weight - lr * jnp.einsum("oibr,oibc->oirc", ds, xs)
         state = {**state, "weight": new}
+        if input_range is not None and "input_range" in state:
+            state = _step_input_range(layer, state, x_tiles, dx, lr, input_range)
         if isinstance(config, InferenceRPUConfig):
             state = _post_update(state, config)
         return state

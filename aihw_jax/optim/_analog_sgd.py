@@ -14,6 +14,7 @@ import optax
 from aihw_jax.errors import ConfigError
 from aihw_jax.nn._analog_linear import (
     ANALOG_COLLECTION,
+    INPUT_PERTURBATION_NAME,
     PERTURBATION_NAME,
     update_analog_state,
 )
@@ -162,9 +163,12 @@ class AnalogSGD:
                 f"layers of this model; its analog layers are: {known}."
             )
         for index, (path, layer) in enumerate(layers):
-            inputs = _lookup(recorded, path)["x"]
+            layer_recorded = _lookup(recorded, path)
+            inputs = layer_recorded["x"]
             x_tiles = jnp.concatenate(inputs, axis=1) if len(inputs) > 1 else inputs[0]
-            d = _lookup(grads["perturbations"], path)[PERTURBATION_NAME]
+            errors = _lookup(grads["perturbations"], path)
+            d = errors[PERTURBATION_NAME]
+            ranges = layer_recorded.get("input_range")
             layer_state = _lookup(analog, path)["state"]
             new_state = update_analog_state(
                 layer,
@@ -174,6 +178,8 @@ class AnalogSGD:
                 rates.get("/".join(path), self.lr),
                 key=jax.random.fold_in(key, index),
                 method=self.update_method,
+                dx=errors.get(INPUT_PERTURBATION_NAME),
+                input_range=ranges[-1] if ranges else None,
             )
             analog = _replace(analog, (*path, "state"), new_state)
         new_variables[ANALOG_COLLECTION] = analog

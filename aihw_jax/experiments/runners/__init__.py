@@ -4,6 +4,9 @@ from aihw_jax.experiments.runners._inference import (
     InferenceLocalRunner as InferenceLocalRunner,
     run_inference_local as run_inference_local,
 )
+from aihw_jax.experiments.runners._inference_sweep import (
+    run_inference_sweep as run_inference_sweep,
+)
 from aihw_jax.experiments.runners._local import (
     LocalRunner as LocalRunner,
     run_local as run_local,
@@ -14,6 +17,7 @@ __all__ = [
     "InferenceLocalRunner",
     "LocalRunner",
     "run_inference_local",
+    "run_inference_sweep",
     "run_local",
     "run_sweep",
 ]

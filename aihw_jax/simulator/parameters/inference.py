@@ -286,17 +286,18 @@ class InputRangeParameter:
             )
 
     def check_support(self) -> None:
-        """Raise ConfigError while input-range learning is not simulated.
+        """Raise ConfigError for managed output clipping, which is not simulated.
 
         Raises:
-            ConfigError: if ``enable`` is True.
+            ConfigError: if ``enable`` and ``manage_output_clipping`` are True.
         """
-        # TODO: no layer or tile operation of aihw_jax applies the input range
-        # or its gradient yet; drop this check once one does.
-        if self.enable:
+        # TODO: growing the range while outputs clip needs the out-bound mask
+        # of the forward in the update; aihw_jax does not pass it on yet.
+        if self.enable and self.manage_output_clipping:
             raise ConfigError(
-                "`InputRangeParameter.enable`=True (input-range learning) is not "
-                "simulated by aihw_jax yet; set pre_post.input_range.enable=False."
+                "`InputRangeParameter.manage_output_clipping`=True is not simulated "
+                "by aihw_jax yet; set pre_post.input_range.manage_output_clipping="
+                "False."
             )
 
 
