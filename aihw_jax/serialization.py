@@ -3,8 +3,8 @@
 An envelope is a msgpack map ``{"format": "aihw-jax", "version": 1,
 "kind": ..., "sha256": ..., "payload": ...}``; the checksum covers the
 payload bytes, so a truncated or altered file is detected before use.
-Weights are a Flax state dict of the model's variables (``params`` and
-``analog``), serialised with ``flax.serialization``.
+Weights are a Flax state dict of the model's variables (``params``,
+``analog`` and ``batch_stats``), serialised with ``flax.serialization``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aihw_jax.errors import SerializationError
 
 __all__ = [
     "FORMAT",
+    "SAVED_COLLECTIONS",
     "VERSION",
     "dump_envelope",
     "load_envelope",
@@ -30,6 +31,8 @@ __all__ = [
 
 FORMAT = "aihw-jax"
 VERSION = 1
+SAVED_COLLECTIONS = ("params", "analog", "batch_stats")
+"""Variable collections that weights files hold (those a model has)."""
 
 
 def dump_envelope(kind: str, payload: bytes) -> bytes:
@@ -81,9 +84,9 @@ def load_envelope(data: bytes, kind: str) -> bytes:
 
 
 def variables_to_bytes(variables: dict[str, Any]) -> bytes:
-    """Serialise a model's ``params`` and ``analog`` variables into an envelope."""
+    """Serialise a model's saved variable collections into an envelope."""
     trainable_and_analog = {
-        name: variables[name] for name in ("params", "analog") if name in variables
+        name: variables[name] for name in SAVED_COLLECTIONS if name in variables
     }
     state = flax.serialization.to_state_dict(jax.device_get(trainable_and_analog))
     return dump_envelope("weights", flax.serialization.msgpack_serialize(state))
@@ -109,7 +112,7 @@ def variables_from_bytes(template: dict[str, Any], data: bytes) -> dict[str, Any
             f"{str(error).rstrip('.') or type(error).__name__}."
         ) from error
     trainable_and_analog = {
-        name: template[name] for name in ("params", "analog") if name in template
+        name: template[name] for name in SAVED_COLLECTIONS if name in template
     }
     expected = flax.serialization.to_state_dict(trainable_and_analog)
     _check_shapes(expected, state, ())

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from aihw_jax.nn import INPUTS_COLLECTION, error_perturbations
+from aihw_jax.nn import BATCH_STATS_COLLECTION, INPUTS_COLLECTION, error_perturbations
 from aihw_jax.optim import AnalogSGD, AnalogSGDState
 
 __all__ = [
@@ -39,8 +39,15 @@ def train_on_chunk(
     ``order`` contains ``[steps, batch]`` sample indices into the
     device-resident ``images``/``labels``; ``mask`` marks real samples, and a
     step without any is skipped. Returns the new carry and the sum of
-    per-sample losses of each step.
+    per-sample losses of each step. Layers with running statistics
+    (``BatchNorm2d``) normalise with the batch's and update theirs.
+
+    NOTE: the last, partly filled batch of an epoch is padded with repeated
+    samples, which take part in the batch statistics of that step.
     """
+    mutable = [INPUTS_COLLECTION]
+    if BATCH_STATS_COLLECTION in carry[0]:
+        mutable.append(BATCH_STATS_COLLECTION)
 
     def train_step(carry: TrainCarry, batch: tuple) -> tuple[TrainCarry, jax.Array]:
         variables, opt_state = carry
@@ -51,24 +58,29 @@ def train_on_chunk(
 
         def objective(params, perturbations):
             inputs = {**variables, "params": params, "perturbations": perturbations}
-            output, recorded = model.apply(
-                inputs, x, rngs={"noise": noise_key}, mutable=[INPUTS_COLLECTION]
+            output, state = model.apply(
+                inputs, x, rngs={"noise": noise_key}, mutable=mutable
             )
             per_sample = loss.per_sample(output, y) * step_mask
-            return jnp.sum(per_sample) / count, (
-                recorded[INPUTS_COLLECTION],
-                jnp.sum(per_sample),
-            )
+            return jnp.sum(per_sample) / count, (state, jnp.sum(per_sample))
 
         grad_fn = jax.grad(objective, argnums=(0, 1), has_aux=True)
-        (param_grads, d), (recorded, loss_sum) = grad_fn(
+        (param_grads, d), (state, loss_sum) = grad_fn(
             variables.get("params", {}), perturbations
         )
         grads = {"params": param_grads, "perturbations": d}
+        stepped = dict(variables)
+        if BATCH_STATS_COLLECTION in state:
+            stepped[BATCH_STATS_COLLECTION] = state[BATCH_STATS_COLLECTION]
 
         def update(_):
             return optimizer.step(
-                model, variables, grads, recorded, opt_state, key=update_key
+                model,
+                stepped,
+                grads,
+                state[INPUTS_COLLECTION],
+                opt_state,
+                key=update_key,
             )
 
         new_carry = lax.cond(

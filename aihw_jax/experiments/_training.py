@@ -73,14 +73,20 @@ class BasicTraining:
 
 
 def init_model_variables(model: nn.Module, dataset: Any, key: jax.Array) -> dict:
-    """Initialise ``params`` and ``analog`` of ``model`` for one sample of ``dataset``."""
+    """Initialise the variables of ``model`` for one sample of ``dataset``.
+
+    Returns ``params``, ``analog`` and, for models with running statistics,
+    ``batch_stats``; the inputs recorded by the initial forward are dropped.
+    """
     shape = (1, *getattr(dataset, "image_shape", ()))
 
     @jax.jit
     def init(key):
         variables = model.init({"params": key}, jnp.zeros(shape, jnp.float32))
         return {
-            name: variables[name] for name in ("params", "analog") if name in variables
+            name: variables[name]
+            for name in serialization.SAVED_COLLECTIONS
+            if name in variables
         }
 
     return init(key)

@@ -266,11 +266,9 @@ class BatchNorm2d(nn.Module):
     statistics change only while ``batch_stats`` is mutable, and never
     during ``init``. With
     ``track_running_stats=False`` the layer keeps no statistics and always
-    uses the batch's.
-
-    NOTE: the training steps of ``aihw_jax.experiments`` do not make
-    ``batch_stats`` mutable, so there the layer normalises with its initial
-    running statistics (mean 0, variance 1).
+    uses the batch's. The runners of ``aihw_jax.experiments`` train in
+    the first mode and evaluate in the second, and save ``batch_stats``
+    with the weights.
     """
 
     num_features: int
