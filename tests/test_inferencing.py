@@ -12,9 +12,14 @@ from aihw_jax import serialization
 from aihw_jax.datasets import FashionMNIST
 from aihw_jax.errors import ConfigError, DatasetError, SerializationError
 from aihw_jax.experiments import BasicInferencing
-from aihw_jax.experiments.runners import InferenceLocalRunner, run_inference_local
+from aihw_jax.experiments.runners import (
+    InferenceLocalRunner,
+    run_inference_local,
+    run_inference_sweep,
+)
 from aihw_jax.experiments.templates import read_template
 from aihw_jax.experiments.templates.lenet5 import lenet5_config, lenet5_mapped
+from aihw_jax.inference import PCMLikeNoiseModel
 from aihw_jax.nn import (
     AnalogLinear,
     AnalogSequential,
@@ -307,3 +312,57 @@ def test_documented_inference_experiment_holds_its_accuracy():
     # compensation keeps the accuracy within 3 points of that after one day.
     assert abs(rows[0]["avg_accuracy"] - digital) <= 3.0, (rows[0], digital)
     assert abs(rows[-1]["avg_accuracy"] - rows[0]["avg_accuracy"]) <= 3.0, rows
+
+
+def test_inference_sweep_equals_separate_runs_per_value():
+    experiment = BasicInferencing(
+        dataset=FashionMNIST,
+        model=_model(InferenceRPUConfig()),
+        inference_repeats=2,
+        inference_time=3600,
+    )
+    scales = [0.0, 1.0, 5.0]
+    sweep = run_inference_sweep(
+        experiment,
+        {"noise_model.prog_noise_scale": scales},
+        seed=3,
+        max_elements=300,
+    )
+    assert sweep["accuracy"].shape == (3, 2, 10)
+    assert sweep["config_values"] == {"noise_model.prog_noise_scale": scales}
+    for index, scale in enumerate(scales):
+        config = InferenceRPUConfig(
+            noise_model=PCMLikeNoiseModel(prog_noise_scale=scale)
+        )
+        single = run_inference_local(
+            experiment.replace(model=_model(config)),
+            seed=3,
+            max_elements=300,
+            stdout=False,
+        )
+        expected = [
+            row["avg_accuracy"] for row in single["inference_runs"]["inference_results"]
+        ]
+        got = [
+            row["avg_accuracy"]
+            for row in sweep["results"][index]["inference_runs"]["inference_results"]
+        ]
+        # One sample of 300 is 0.33 %: allow one flipped prediction per repeat.
+        np.testing.assert_allclose(got, expected, atol=0.34)
+    # Programming noise changes the outputs: the three rows differ.
+    assert not np.allclose(sweep["accuracy"][0], sweep["accuracy"][2])
+
+
+def test_inference_sweep_rejects_bad_values():
+    experiment = BasicInferencing(
+        dataset=FashionMNIST, model=_model(InferenceRPUConfig())
+    )
+    with pytest.raises(ConfigError, match="does not name a field"):
+        run_inference_sweep(experiment, {"noise_model.no_such_field": [1.0]})
+    with pytest.raises(ConfigError, match="share one non-zero length"):
+        run_inference_sweep(
+            experiment,
+            {"noise_model.prog_noise_scale": [1.0], "noise_model.drift_scale": []},
+        )
+    with pytest.raises(ConfigError, match="prog_noise_scale"):
+        run_inference_sweep(experiment, {"noise_model.prog_noise_scale": [-1.0]})

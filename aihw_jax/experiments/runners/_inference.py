@@ -116,6 +116,18 @@ def _cached_evaluate(model: Any, loss: Any):
 
 
 def _build_evaluate(model: Any, loss: Any):
+    one_repeat = repeat_function(model, loss)
+    return jax.jit(jax.vmap(one_repeat, in_axes=(None, None, None, 0)))
+
+
+def repeat_function(model: Any, loss: Any):
+    """Return ``one_repeat(variables, batches, times, key) -> (loss_sums, correct)``.
+
+    One repeat programs the weights with ``key``, then drifts them to every
+    time point under ``jax.vmap``; the results are ``[times]`` arrays. Not
+    jitted, so that callers can map it further.
+    """
+
     def one_repeat(variables, batches, times, key):
         program_key, drift_key, eval_key = jax.random.split(key, 3)
         programmed = program_analog_weights(model, variables, program_key)
@@ -145,7 +157,7 @@ def _build_evaluate(model: Any, loss: Any):
 
         return jax.vmap(one_time)(times, jnp.arange(times.shape[0]))
 
-    return jax.jit(jax.vmap(one_repeat, in_axes=(None, None, None, 0)))
+    return one_repeat
 
 
 def run_inference_local(
@@ -182,39 +194,54 @@ def run_inference_local(
             "run_inference_local expects a BasicInferencing, got "
             f"{type(experiment).__name__}."
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ConfigError(f"`seed` must be an integer in [0, 2**32), got {seed!r}.")
-    if isinstance(max_elements, bool) or not isinstance(max_elements, int):
-        raise ConfigError(
-            f"`max_elements` must be an integer >= 0, got {max_elements!r}."
-        )
-    if max_elements < 0:
-        raise ConfigError(
-            f"`max_elements` must be an integer >= 0, got {max_elements!r}."
-        )
+    check_run_arguments(seed, max_elements)
     with jax.default_device(resolve_device(device)):
         return _run(experiment, seed, dataset_root, max_elements, stdout, variables)
 
 
-def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
-    start = time.perf_counter()
+def prepare(experiment, seed, dataset_root, max_elements, variables):
+    """Load the test set and the weights of an inference run.
+
+    Returns ``(batches, count, variables, repeat_keys)``: the padded test
+    chunks, the number of real samples, the weights (given, from the
+    template, or initialised from ``seed``) and one key per repeat.
+    """
     images, labels = experiment.dataset.load("test", root=dataset_root)
     if max_elements > 0:
         images, labels = images[:max_elements], labels[:max_elements]
     images = jnp.asarray(experiment.dataset.normalize(images))
     labels = jnp.asarray(labels, jnp.int32)
-    count = images.shape[0]
 
     init_key, run_key = jax.random.split(jax.random.key(seed))
     if variables is None:
         variables = load_template(experiment)
     if variables is None:
         variables = experiment.init_variables(init_key)
+    repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
+    return _batched(images, labels), images.shape[0], variables, repeat_keys
 
-    batches = _batched(images, labels)
+
+def check_run_arguments(seed: Any, max_elements: Any) -> None:
+    """Raise ConfigError unless ``seed`` and ``max_elements`` are valid integers."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"`seed` must be an integer in [0, 2**32), got {seed!r}.")
+    if (
+        isinstance(max_elements, bool)
+        or not isinstance(max_elements, int)
+        or max_elements < 0
+    ):
+        raise ConfigError(
+            f"`max_elements` must be an integer >= 0, got {max_elements!r}."
+        )
+
+
+def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
+    start = time.perf_counter()
+    batches, count, variables, repeat_keys = prepare(
+        experiment, seed, dataset_root, max_elements, variables
+    )
     times = experiment.times()
     evaluate = make_evaluate(experiment)
-    repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
     loss_sums, corrects = [], []
     for first in range(0, experiment.inference_repeats, REPEATS_PER_CALL):
         keys = repeat_keys[first : first + REPEATS_PER_CALL]
@@ -225,6 +252,7 @@ def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
         corrects.append(np.asarray(correct))
     accuracy = 100.0 * np.concatenate(corrects) / count
     loss = np.concatenate(loss_sums) / count
+    elapsed = time.perf_counter() - start
 
     if stdout:
         for repeat in range(experiment.inference_repeats):
@@ -234,6 +262,13 @@ def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
                 f"{accuracy[repeat, -1]:.2f}% at t = {times[-1]:.0f} s",
                 flush=True,
             )
+    return summarise(accuracy, loss, times, elapsed)
+
+
+def summarise(
+    accuracy: np.ndarray, loss: np.ndarray, times: np.ndarray, elapsed: float
+) -> dict[str, Any]:
+    """aihwkit's result dict from ``[repeats, times]`` accuracies (%) and losses."""
     results = [
         {
             "t_inference": float(t),
@@ -246,9 +281,9 @@ def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
     ]
     return {
         "inference_runs": {
-            "inference_repeat": experiment.inference_repeats,
+            "inference_repeat": accuracy.shape[0],
             "is_partial": False,
-            "time_elapsed": time.perf_counter() - start,
+            "time_elapsed": elapsed,
             "inference_results": results,
         }
     }
