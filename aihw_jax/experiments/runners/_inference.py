@@ -212,13 +212,26 @@ def prepare(experiment, seed, dataset_root, max_elements, variables):
     images = jnp.asarray(experiment.dataset.normalize(images))
     labels = jnp.asarray(labels, jnp.int32)
 
-    init_key, run_key = jax.random.split(jax.random.key(seed))
+    variables = resolve_variables(experiment, seed, variables)
+    _, run_key = jax.random.split(jax.random.key(seed))
+    repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
+    return _batched(images, labels), images.shape[0], variables, repeat_keys
+
+
+def resolve_variables(
+    experiment: BasicInferencing, seed: int, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the weights an inference run evaluates.
+
+    They are ``variables`` if given, else the experiment's weight template,
+    else initial weights drawn from ``seed``.
+    """
     if variables is None:
         variables = load_template(experiment)
     if variables is None:
+        init_key, _ = jax.random.split(jax.random.key(seed))
         variables = experiment.init_variables(init_key)
-    repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
-    return _batched(images, labels), images.shape[0], variables, repeat_keys
+    return variables
 
 
 def check_run_arguments(seed: Any, max_elements: Any) -> None:
