@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from aihw_jax.nn import BATCH_STATS_COLLECTION, INPUTS_COLLECTION, error_perturb
 from aihw_jax.optim import AnalogSGD, AnalogSGDState
 
 __all__ = [
+    "cached",
     "make_eval_chunk",
     "make_sweep_train_chunk",
     "make_train_chunk",
@@ -21,6 +23,25 @@ __all__ = [
 ]
 
 TrainCarry = tuple[dict[str, Any], AnalogSGDState]
+
+
+def cached(build: Callable[..., Any]) -> Callable[..., Any]:
+    """Reuse what ``build`` returned for equal arguments, such as a jitted function.
+
+    Experiments are frozen, so a second run of an equal model, loss and
+    optimizer (as in a service running many small jobs) reuses the compiled
+    steps. Arguments that cannot be hashed get a fresh build.
+    """
+    memo = functools.lru_cache(maxsize=16)(build)
+
+    @functools.wraps(build)
+    def build_or_reuse(*args: Any) -> Any:
+        try:
+            return memo(*args)
+        except TypeError:  # an unhashable argument
+            return build(*args)
+
+    return build_or_reuse
 
 
 def train_on_chunk(
@@ -93,6 +114,7 @@ def train_on_chunk(
     return lax.scan(train_step, carry, batches)
 
 
+@cached
 def make_train_chunk(
     model: nn.Module,
     loss: Any,
@@ -136,6 +158,7 @@ def make_sweep_train_chunk(
     return jax.jit(jax.vmap(one, in_axes=(0, None, None, 0, None, 0, 0, 0)))
 
 
+@cached
 def make_eval_chunk(
     model: nn.Module, loss: Any
 ) -> Callable[..., tuple[jax.Array, jax.Array]]:

@@ -11,6 +11,7 @@ from flax import struct
 
 from aihw_jax import serialization
 from aihw_jax.errors import ConfigError
+from aihw_jax.experiments import _steps
 from aihw_jax.nn import NLLLoss
 from aihw_jax.simulator.parameters import _validation as v
 
@@ -79,7 +80,11 @@ def init_model_variables(model: nn.Module, dataset: Any, key: jax.Array) -> dict
     ``batch_stats``; the inputs recorded by the initial forward are dropped.
     """
     shape = (1, *getattr(dataset, "image_shape", ()))
+    return _init_function(model, shape)(key)
 
+
+@_steps.cached
+def _init_function(model: nn.Module, shape: tuple[int, ...]):
     @jax.jit
     def init(key):
         variables = model.init({"params": key}, jnp.zeros(shape, jnp.float32))
@@ -89,7 +94,7 @@ def init_model_variables(model: nn.Module, dataset: Any, key: jax.Array) -> dict
             if name in variables
         }
 
-    return init(key)
+    return init
 
 
 def load_model_weights(model: nn.Module, dataset: Any, data: bytes) -> dict:
