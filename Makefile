@@ -2,8 +2,8 @@
 #
 # Every target creates what it needs: the virtual environment (.venv, or the
 # active one when $VIRTUAL_ENV is set), the editable install with test extras,
-# Debian's dataset-fashion-mnist package (when running as root) and the TFDS
-# build of Fashion-MNIST. Steps that are already done are skipped.
+# Debian's dataset-fashion-mnist and postgresql packages (when running as
+# root) and the TFDS build of Fashion-MNIST. Steps that are already done are skipped.
 #
 #   make test  PYTEST_ARGS='-k datasets'   run the test suite
 #   make demo  DEMO_ARGS='--epochs 1'      train the demo network
@@ -26,6 +26,7 @@ endif
 PYTHON := $(VENV)/bin/python
 INSTALL_STAMP := $(VENV)/.aihw_jax-install.stamp
 FASHION_MNIST_IDX_DIR := /usr/share/datasets/fashion-mnist
+POSTGRES_INITDB := /usr/lib/postgresql/15/bin/initdb
 
 # Install Debian packages, and refresh the package lists only if that fails.
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
@@ -33,9 +34,9 @@ define apt_install
 $(APT_INSTALL) $(1) || { apt-get update && $(APT_INSTALL) $(1); }
 endef
 
-.PHONY: test demo data bench install fashion-mnist-idx clean
+.PHONY: test demo data bench install fashion-mnist-idx postgresql clean
 
-test: data
+test: data postgresql
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 demo: data
@@ -78,6 +79,18 @@ fashion-mnist-idx:
 	  else \
 	    echo "note: $(FASHION_MNIST_IDX_DIR) is missing; run" \
 	      "'apt-get install dataset-fashion-mnist' as root" >&2; \
+	  fi; \
+	fi
+
+# The service tests start a PostgreSQL 15 server of their own and skip
+# without these binaries.
+postgresql:
+	if [ ! -x $(POSTGRES_INITDB) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    $(call apt_install,postgresql); \
+	  else \
+	    echo "note: $(POSTGRES_INITDB) is missing, so the PostgreSQL service" \
+	      "test is skipped; run 'apt-get install postgresql' as root" >&2; \
 	  fi; \
 	fi
 

@@ -14,9 +14,25 @@ are msgpack envelopes (:mod:`aihw_jax.serialization`). Every route but
 ``PUT <upload_url>``       the experiment envelope (kind ``"experiment"``)
 ``GET inputs/{id}/file``   ``{"url"}``: a signed download URL of the input
 ``POST jobs``              ``{"experiment", "device", "max_elements"}`` -> job
+                           (optional ``"seed"``, default 0)
 ``GET jobs/{id}``          job record
 ``GET outputs/{id}/file``  ``{"url"}``: a signed download URL of the output
+``GET health``             ``{"status": "ok"}``, without credentials
+``PUT blobs/inputs/{id}``  upload target of ``upload_url`` (signed)
+``GET blobs/inputs/{id}``  download target of an input URL (signed)
+``GET blobs/outputs/{id}`` download target of an output URL (signed)
 =========================  ==================================================
+
+An experiment record is ``{"id", "name", "category", "created_at",
+"finished_at", "input", "status", "job"}``: ``input`` is the uploaded
+input's id or null, ``job`` the newest job record or null, ``status`` that
+job's status. A job record is ``{"id", "experiment", "status", "device",
+"ran_on", "max_elements", "seed", "message", "attempts", "output",
+"created_at", "started_at", "finished_at"}``: ``device`` is the requested
+device, ``ran_on`` the one used, ``message`` the failure reason or a note
+(such as a GPU job that ran on the CPU), and ``output`` the output's id once
+completed. Times are ISO 8601 in UTC. Signed URLs carry ``expires`` (Unix
+time) and ``signature`` query parameters and need no JWT.
 
 Errors answer ``{"detail": message}`` with a 4xx or 5xx status.
 """
