@@ -13,9 +13,13 @@ import aihw_jax.simulator.configs
 def test_public_names():
     assert set(aihw_jax.experiments.__all__) == {"BasicInferencing", "BasicTraining"}
     assert set(aihw_jax.experiments.runners.__all__) == {
+        "CloudRunner",
+        "InferenceCloudRunner",
         "InferenceLocalRunner",
         "LocalRunner",
+        "run_cloud",
         "run_inference_local",
+        "run_inference_sweep",
         "run_local",
         "run_sweep",
     }
