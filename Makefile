@@ -2,13 +2,15 @@
 #
 # Every target creates what it needs: the virtual environment (.venv, or the
 # active one when $VIRTUAL_ENV is set), the editable install with test extras,
-# Debian's dataset-fashion-mnist and postgresql packages (when running as
-# root) and the TFDS build of Fashion-MNIST. Steps that are already done are skipped.
+# Debian's dataset-fashion-mnist, postgresql and chromium packages (when
+# running as root) and the TFDS build of Fashion-MNIST. Steps that are already
+# done are skipped.
 #
 #   make test  PYTEST_ARGS='-k datasets'   run the test suite
 #   make demo  DEMO_ARGS='--epochs 1'      train the demo network
 #   make data                              only prepare the data set
 #   make bench                             run bench/run.py
+#   make docs                              build the documentation site
 #   make clean                             delete caches and build files
 
 SHELL := /bin/bash
@@ -27,6 +29,7 @@ PYTHON := $(VENV)/bin/python
 INSTALL_STAMP := $(VENV)/.aihw_jax-install.stamp
 FASHION_MNIST_IDX_DIR := /usr/share/datasets/fashion-mnist
 POSTGRES_INITDB := /usr/lib/postgresql/15/bin/initdb
+CHROMEDRIVER := /usr/bin/chromedriver
 
 # Install Debian packages, and refresh the package lists only if that fails.
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
@@ -34,10 +37,14 @@ define apt_install
 $(APT_INSTALL) $(1) || { apt-get update && $(APT_INSTALL) $(1); }
 endef
 
-.PHONY: test demo data bench install fashion-mnist-idx postgresql clean
+.PHONY: test demo data bench docs install fashion-mnist-idx postgresql chromium clean
 
-test: data postgresql
+test: data postgresql chromium
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+# Offline: no inventory of other projects is fetched. Warnings are errors.
+docs: install
+	$(PYTHON) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 demo: data
 	$(PYTHON) -m aihw_jax.experiments.demo $(DEMO_ARGS)
@@ -94,10 +101,22 @@ postgresql:
 	  fi; \
 	fi
 
+# The browser tests of the web pages drive Debian's headless Chromium and
+# skip without it.
+chromium:
+	if [ ! -x $(CHROMEDRIVER) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    $(call apt_install,chromium chromium-driver); \
+	  else \
+	    echo "note: $(CHROMEDRIVER) is missing, so the browser tests are" \
+	      "skipped; run 'apt-get install chromium chromium-driver' as root" >&2; \
+	  fi; \
+	fi
+
 # The virtual environment and the built data set (outside the repository, see
 # docs/data.md) are kept. Only the install stamp goes, so that the next target
 # installs the package again.
 clean:
-	rm -rf build .pytest_cache aihw_jax.egg-info $(INSTALL_STAMP)
+	rm -rf build docs/_build .pytest_cache aihw_jax.egg-info $(INSTALL_STAMP)
 	find . -path ./.venv -prune -o -name __pycache__ -type d -print0 \
 	  | xargs -0 rm -rf
