@@ -7,6 +7,8 @@ Client commands (``experiments list|show|result``) come from
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import logging
 import os
 import pathlib
@@ -74,6 +76,20 @@ def _add_serve_parser(subparsers) -> None:
         metavar="DIR",
         help="data set directory passed to jobs (default: the jobs' default)",
     )
+    serve.add_argument(
+        "--no-signup",
+        dest="signup",
+        action="store_false",
+        help="hide the web sign-up page, so that only `aihw-jax users add` "
+        "creates accounts (default: visitors may sign up)",
+    )
+    serve.add_argument(
+        "--web-session-hours",
+        type=float,
+        default=168.0,
+        metavar="HOURS",
+        help="how long a browser sign-in lasts, in hours (default: 168)",
+    )
     serve.add_argument("--ssl-certfile", default=None, metavar="FILE")
     serve.add_argument("--ssl-keyfile", default=None, metavar="FILE")
     serve.add_argument(
@@ -89,8 +105,17 @@ def _add_users_parser(subparsers) -> None:
     add = commands.add_parser(
         "add",
         help="add a user (or a new token for a user) and print the API token",
+        description="Add a user, or a new API token for an existing user, and "
+        "print the token. Such a user has no web password and uses the API "
+        "only, unless --password sets one for the web sign-in.",
     )
     add.add_argument("name", help="user name")
+    add.add_argument(
+        "--password",
+        action="store_true",
+        help="also set the user's web password, read from the terminal (or "
+        "from the first line of stdin when it is not a terminal)",
+    )
     _add_storage_options(add)
     add.set_defaults(func=_users_add_command)
 
@@ -117,6 +142,9 @@ def _serve_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.web_session_hours <= 0:
+        print("error: --web-session-hours must be positive", file=sys.stderr)
+        return 2
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         print("error: give both --ssl-certfile and --ssl-keyfile", file=sys.stderr)
         return 2
@@ -132,6 +160,11 @@ def _serve_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         dataset_root=args.dataset_root,
     )
+    config = dataclasses.replace(
+        config,
+        signup=args.signup,
+        web_session_lifetime_s=round(args.web_session_hours * 3600),
+    )
     server.serve(
         config,
         host=args.host,
@@ -145,12 +178,32 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 def _users_add_command(args: argparse.Namespace) -> int:
     from aihw_jax.cloud.service import server
+    from aihw_jax.cloud.service.web import accounts
 
+    password = None
+    if args.password:
+        password = _read_password()
+        problem = accounts.password_problem(password)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     config = server.make_config(args.storage, db_url=args.db)
     token, created = server.add_user(config.db_url, args.name)
+    if password is not None:
+        accounts.set_password(config.db_url, args.name, password)
     action = "Created user" if created else "Added a new token for user"
     print(f"{action} {args.name!r}. API token (shown once): {token}")
     return 0
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Web password: ")
+    if getpass.getpass("Repeat the password: ") != password:
+        print("error: the passwords differ", file=sys.stderr)
+        raise SystemExit(2)
+    return password
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,6 +117,10 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
     ):
         app.add_exception_handler(error_class, _error_response)
     _add_routes(app)
+    # Imported here because the web routes reuse this module's functions.
+    from aihw_jax.cloud.service import web
+
+    web.mount(app)
     return app
 
 
@@ -175,11 +179,14 @@ def _current_user(request: Request, session: SessionDep) -> str:
             "POST token/login."
         )
     try:
-        user_id = _state(request).signer.user_of_jwt(credentials.strip())
+        user_id, token_id = _state(request).signer.subject_of_jwt(credentials.strip())
     except auth.InvalidCredentials as error:
         raise Unauthorized(str(error)) from error
     if session.get(User, user_id) is None:
         raise Unauthorized("The user of this JWT no longer exists.")
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id or token.revoked_at is not None:
+        raise Unauthorized("The API token of this JWT was revoked; use another one.")
     return user_id
 
 
@@ -248,11 +255,15 @@ def _health() -> dict[str, str]:
 def _login(body: LoginRequest, request: Request, session: SessionDep) -> dict[str, Any]:
     """Exchange an API token for a JWT."""
     digest = auth.hash_token(body.token)
-    token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None)
+        )
+    )
     if token is None:
         raise Unauthorized("Invalid API token.")
     lifetime = _state(request).config.jwt_lifetime_s
-    jwt = _state(request).signer.issue_jwt(token.user_id, lifetime)
+    jwt = _state(request).signer.issue_jwt(token.user_id, lifetime, token.id)
     return {"jwt": jwt, "expires_in": lifetime}
 
 

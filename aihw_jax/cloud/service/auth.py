@@ -2,7 +2,9 @@
 
 API tokens are 32 random bytes, so their sha256 digest is a safe stored
 form. JWTs (HS256) and URL signatures (HMAC-SHA256) use keys derived from
-the one server secret, one key per use.
+the one server secret, one key per use. A JWT carries the id of the API
+token it was issued for (claim ``tid``), so the service can reject it as
+soon as that token is revoked.
 """
 
 from __future__ import annotations
@@ -45,18 +47,22 @@ class Signer:
         self._jwt_key = hmac.new(secret, b"jwt", hashlib.sha256).digest()
         self._url_key = hmac.new(secret, b"url", hashlib.sha256).digest()
 
-    def issue_jwt(self, user_id: str, lifetime_s: int) -> str:
-        """Return a JWT naming ``user_id`` that expires after ``lifetime_s``."""
+    def issue_jwt(self, user_id: str, lifetime_s: int, token_id: str) -> str:
+        """Return a JWT for ``user_id`` and API token ``token_id``.
+
+        The JWT expires after ``lifetime_s`` seconds.
+        """
         now = int(time.time())
-        claims = {"sub": user_id, "iat": now, "exp": now + lifetime_s}
+        claims = {"sub": user_id, "tid": token_id, "iat": now, "exp": now + lifetime_s}
         claims["iss"] = JWT_ISSUER
         return jwt.encode(claims, self._jwt_key, algorithm="HS256")
 
-    def user_of_jwt(self, token: str) -> str:
-        """Return the user id of a valid JWT.
+    def subject_of_jwt(self, token: str) -> tuple[str, str]:
+        """Return the user id and the API token id of a valid JWT.
 
         Raises:
-            InvalidCredentials: if the JWT is malformed, forged or expired.
+            InvalidCredentials: if the JWT is malformed, forged or expired, or
+                has no token id (JWTs issued before token ids existed).
         """
         try:
             claims = jwt.decode(
@@ -70,10 +76,16 @@ class Signer:
             raise InvalidCredentials("JWT has expired; log in again.") from error
         except jwt.InvalidTokenError as error:
             raise InvalidCredentials(f"Invalid JWT: {error}.") from error
-        subject = claims["sub"]
+        subject, token_id = claims["sub"], claims.get("tid")
         if not isinstance(subject, str):
             raise InvalidCredentials("Invalid JWT: subject is not a string.")
-        return subject
+        if not isinstance(token_id, str):
+            raise InvalidCredentials("JWT has no API token id; log in again.")
+        return subject, token_id
+
+    def user_of_jwt(self, token: str) -> str:
+        """Return the user id of a valid JWT (see :meth:`subject_of_jwt`)."""
+        return self.subject_of_jwt(token)[0]
 
     def _url_signature(self, method: str, path: str, expires: int) -> str:
         message = f"{method.upper()}\n{path}\n{expires}".encode()

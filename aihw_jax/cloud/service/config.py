@@ -67,6 +67,9 @@ class ServiceConfig:
         max_upload_bytes: largest accepted blob upload, in bytes.
         jwt_lifetime_s: lifetime of a JWT from ``token/login``, in seconds.
         url_lifetime_s: lifetime of a signed blob URL, in seconds.
+        signup: whether the web app lets visitors create accounts; without
+            it, users come from ``aihw-jax users add``.
+        web_session_lifetime_s: lifetime of a browser sign-in, in seconds.
     """
 
     storage: pathlib.Path
@@ -78,3 +81,5 @@ class ServiceConfig:
     max_upload_bytes: int = 64 * 1024 * 1024
     jwt_lifetime_s: int = 3600
     url_lifetime_s: int = 900
+    signup: bool = True
+    web_session_lifetime_s: int = 7 * 24 * 3600

@@ -1,5 +1,8 @@
 """SQLAlchemy models of the service: users, API tokens, experiments, jobs.
 
+Browser sign-ins are :class:`WebSession` records, keyed by the sha256 digest
+of the session cookie, so the database never holds a usable cookie value.
+
 Every identifier is a random UUID in hex, so ids of other users cannot be
 guessed. Times are timezone-aware UTC. The schema itself is created by the
 Alembic migrations in ``migrations/``, never by ``create_all``.
@@ -21,6 +24,7 @@ __all__ = [
     "Job",
     "Output",
     "User",
+    "WebSession",
     "new_id",
     "utcnow",
 ]
@@ -50,10 +54,18 @@ class User(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow
     )
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """Argon2 hash of the web password; ``None`` for API-only users."""
 
 
 class ApiToken(Base):
-    """An API token of a user, stored as the sha256 hex digest of the token."""
+    """An API token of a user, stored as the sha256 hex digest of the token.
+
+    ``suffix`` keeps the last characters of the token so that the user can
+    tell tokens apart; it is empty for tokens created before it existed.
+    A token with ``revoked_at`` set no longer logs in, and JWTs issued for it
+    are rejected.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -62,6 +74,11 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    suffix: Mapped[str] = mapped_column(String(8), default="")
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
     )
 
 
@@ -153,3 +170,17 @@ class Output(Base):
         DateTime(timezone=True), default=utcnow
     )
     job: Mapped[Job] = relationship()
+
+
+class WebSession(Base):
+    """A signed-in browser session; ``id`` is the sha256 digest of the cookie."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow
+    )
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    user: Mapped[User] = relationship()

@@ -17,6 +17,7 @@ from aihw_jax.cloud.service.config import (
     load_secret,
 )
 from aihw_jax.cloud.service.models import ApiToken, User
+from aihw_jax.cloud.service.web.accounts import TOKEN_SUFFIX_LENGTH
 
 __all__ = ["add_user", "make_config", "serve"]
 
@@ -92,7 +93,14 @@ def add_user(db_url: str, name: str) -> tuple[str, bool]:
                 user = User(name=name)
                 session.add(user)
                 session.flush()
-            session.add(ApiToken(user_id=user.id, token_sha256=auth.hash_token(token)))
+            session.add(
+                ApiToken(
+                    user_id=user.id,
+                    name="command line",
+                    token_sha256=auth.hash_token(token),
+                    suffix=token[-TOKEN_SUFFIX_LENGTH:],
+                )
+            )
         logger.info("Added an API token for user %s", name)
         return token, created
     finally:
