@@ -42,6 +42,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="download the upstream archives if the IDX directory lacks any",
     )
+    prepare.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="do not show progress bars on stderr while downloading and building",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.redirect_stdout(sys.stderr):
             data_dir = FashionMNIST.prepare(
-                args.root, idx_dir=args.idx_dir, download=args.download
+                args.root,
+                idx_dir=args.idx_dir,
+                download=args.download,
+                progress=args.progress,
             )
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -8,15 +8,19 @@ fails its checks. ``FashionMNIST.load`` reads a split back through
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import pathlib
 import shutil
+from collections.abc import Iterator
 
 import numpy as np
 import requests
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download import download_manager
+from tensorflow_datasets.core.utils import tqdm_utils
 
 from aihw_jax.datasets import _builder, _sources, _storage
 from aihw_jax.errors import ConfigError, DatasetError
@@ -102,6 +106,7 @@ class FashionMNIST:
         *,
         idx_dir: str | os.PathLike | None = None,
         download: bool | None = None,
+        progress: bool = False,
     ) -> pathlib.Path:
         """Build the TFDS array_record files unless a valid build exists.
 
@@ -116,6 +121,9 @@ class FashionMNIST:
             download: Whether to download the upstream archives when
                 ``idx_dir`` lacks any of them. Defaults to true when
                 ``$AIHW_JAX_ALLOW_DOWNLOAD`` is ``1``, ``true`` or ``yes``.
+            progress: Whether TFDS shows its progress bars of the download and
+                of the build on stderr. TFDS's messages, which it prints to
+                stdout, go to this module's logger at INFO level either way.
 
         Returns:
             The TFDS data directory, to pass as ``data_dir`` to
@@ -128,7 +136,7 @@ class FashionMNIST:
         data_dir = _resolve_data_dir(root)
         problem = _storage.check_build(data_dir)
         if problem is not None:
-            _rebuild(data_dir, idx_dir, download, problem)
+            _rebuild(data_dir, idx_dir, download, problem, progress=progress)
         return data_dir
 
     @classmethod
@@ -208,6 +216,8 @@ def _rebuild(
     idx_dir: str | os.PathLike | None,
     download: bool | None,
     problem: str,
+    *,
+    progress: bool = False,
 ) -> None:
     """Delete an invalid build, if any, and build the data set again.
 
@@ -216,6 +226,7 @@ def _rebuild(
         idx_dir: Directory with the IDX archives, ``None`` for the default.
         download: Whether downloading is allowed, ``None`` for the default.
         problem: Why the current build, or its absence, is not usable.
+        progress: Whether TFDS shows its progress bars.
 
     Raises:
         DatasetError: Building failed, or the new build is invalid.
@@ -227,7 +238,13 @@ def _rebuild(
         removed_problem = problem
 
     source_dir = _resolve_idx_dir(idx_dir)
-    _build(data_dir, source_dir, _download_allowed(download), removed_problem)
+    _build(
+        data_dir,
+        source_dir,
+        _download_allowed(download),
+        removed_problem,
+        progress=progress,
+    )
 
     problem = _storage.check_build(data_dir)
     if problem is not None:
@@ -239,6 +256,8 @@ def _build(
     idx_dir: pathlib.Path,
     download: bool,
     removed_problem: str | None,
+    *,
+    progress: bool = False,
 ) -> None:
     """Run the TFDS builder, turning every source failure into DatasetError.
 
@@ -257,7 +276,8 @@ def _build(
         try_download_gcs=False,
     )
     try:
-        builder.download_and_prepare(download_config=config)
+        with _tfds_output(progress):
+            builder.download_and_prepare(download_config=config)
     except _sources.SourceError as error:
         message = _unavailable_message(str(error), idx_dir, data_dir, removed_problem)
         raise DatasetError(message) from error
@@ -270,3 +290,28 @@ def _build(
         message = _unavailable_message(problem, idx_dir, data_dir, removed_problem)
         raise DatasetError(message) from error
     logger.info("Built Fashion-MNIST in %s", _builder.version_dir(data_dir))
+
+
+@contextlib.contextmanager
+def _tfds_output(progress: bool) -> Iterator[None]:
+    """Show TFDS's progress bars only if ``progress``, and log what it prints.
+
+    TFDS (4.9.10) prints its start and end messages to stdout and draws its
+    bars with tqdm on stderr. Both switches are global to the process, so
+    they are set for the build only and restored afterwards.
+
+    NOTE: ``tqdm_utils._active`` is private to TFDS, and its only public
+    counterpart, ``tfds.display_progress_bar``, sets the flag without
+    returning the old value.
+    """
+    previous = getattr(tqdm_utils, "_active", True)
+    tfds.display_progress_bar(progress)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        tfds.display_progress_bar(previous)
+        for line in printed.getvalue().splitlines():
+            if line.strip():
+                logger.info("TFDS: %s", line.strip())

@@ -1,5 +1,19 @@
-"""Helpers around the simulator: plots of device behaviour."""
+"""Helpers around the simulator: plots, and progress output for long runs.
 
-from aihw_jax.utils.visualization import plot_device_response as plot_device_response
+The plots need matplotlib (``pip install 'aihw_jax[plot]'``); progress bars
+and summary lines live in :mod:`aihw_jax.utils.progress`.
+"""
 
-__all__ = ["plot_device_response"]
+from aihw_jax.utils.visualization import (
+    plot_device_response as plot_device_response,
+    plot_inference_accuracy as plot_inference_accuracy,
+    plot_tile_histograms as plot_tile_histograms,
+    plot_training_curves as plot_training_curves,
+)
+
+__all__ = [
+    "plot_device_response",
+    "plot_inference_accuracy",
+    "plot_tile_histograms",
+    "plot_training_curves",
+]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 import time
 from typing import Any
 
@@ -19,8 +19,11 @@ from aihw_jax.nn import iter_analog_layers
 from aihw_jax.optim import AnalogSGD
 from aihw_jax.simulator import devices
 from aihw_jax.simulator.configs import FloatingPointRPUConfig, SingleRPUConfig
+from aihw_jax.utils.progress import progress_bar, write_summary
 
 __all__ = ["LocalRunner", "run_local"]
+
+logger = logging.getLogger(__name__)
 
 STEPS_PER_CALL = 32
 """Mini-batches trained per jitted call; progress is reported between calls."""
@@ -61,33 +64,6 @@ def _batches(
     mask = np.zeros(steps * batch_size, dtype=np.float32)
     mask[:count] = 1.0
     return padded.reshape(steps, batch_size), mask.reshape(steps, batch_size)
-
-
-class _Progress:
-    """A one-line progress bar on stdout that redraws itself in place."""
-
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
-        # A bar redrawn with carriage returns only helps on a terminal.
-        enabled = enabled and sys.stdout.isatty()
-        self.total, self.label, self.enabled = total, label, enabled
-        self.start = time.perf_counter()
-
-    def show(self, done: int) -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * done / max(self.total, 1))
-        elapsed = time.perf_counter() - self.start
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stdout.write(
-            f"\r{self.label} [{bar}] {done}/{self.total} batches {elapsed:5.1f}s"
-        )
-        sys.stdout.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stdout.write("\r" + " " * 79 + "\r")
-            sys.stdout.flush()
 
 
 def _load(experiment: BasicTraining, dataset_root: Any, max_elements: int) -> tuple:
@@ -151,7 +127,7 @@ def _train_epoch(train_chunk, carry, images, labels, experiment, rng, key, progr
             jax.random.fold_in(key, index),
         )
         loss_sum += float(jnp.sum(losses))
-        progress.show(stop)
+        progress.update(stop - start)
     return carry, loss_sum / images.shape[0]
 
 
@@ -176,7 +152,9 @@ def run_local(
         dataset_root: data directory of the data set (its default if None).
         max_elements: if > 0, use only the first ``max_elements`` training
             and validation samples.
-        stdout: print a progress bar and one line per epoch.
+        stdout: show a progress bar of the batches on stderr and write one
+            line per epoch to stdout. The epoch lines are also logged at INFO
+            level on this module's logger either way.
         update_method: ``"sequential"`` (aihwkit's per-sample pulsed update)
             or ``"summed"`` (the batch's coincidences applied at once: faster,
             and it differs only where a weight reaches a bound within a
@@ -274,18 +252,19 @@ def _run(
     for epoch in range(1, experiment.epochs + 1):
         start = time.perf_counter()
         steps = math.ceil(train_x.shape[0] / experiment.batch_size)
-        progress = _Progress(steps, f"Epoch {epoch}/{experiment.epochs}", stdout)
-        carry, train_loss = _train_epoch(
-            train_chunk,
-            carry,
-            train_x,
-            train_y,
-            experiment,
-            rng,
-            jax.random.fold_in(train_key, epoch),
-            progress,
-        )
-        progress.close()
+        with progress_bar(
+            stdout, total=steps, desc=f"Epoch {epoch}/{experiment.epochs}", unit="batch"
+        ) as progress:
+            carry, train_loss = _train_epoch(
+                train_chunk,
+                carry,
+                train_x,
+                train_y,
+                experiment,
+                rng,
+                jax.random.fold_in(train_key, epoch),
+                progress,
+            )
         valid_loss, accuracy = _evaluate(
             eval_chunk, carry[0], test_x, test_y, jax.random.fold_in(eval_key, epoch)
         )
@@ -297,13 +276,13 @@ def _run(
             "time_epoch": time.perf_counter() - start,
         }
         epochs.append(record)
-        if stdout:
-            print(
-                f"Epoch {epoch}/{experiment.epochs}: train_loss {train_loss:.4f}  "
-                f"valid_loss {valid_loss:.4f}  accuracy {accuracy:.4f}  "
-                f"time {record['time_epoch']:.1f}s",
-                flush=True,
-            )
+        write_summary(
+            logger,
+            f"Epoch {epoch}/{experiment.epochs}: train_loss {train_loss:.4f}  "
+            f"valid_loss {valid_loss:.4f}  accuracy {accuracy:.4f}  "
+            f"time {record['time_epoch']:.1f}s",
+            stdout=stdout,
+        )
     return {"epochs": epochs, "weights": serialization.variables_to_bytes(carry[0])}
 
 

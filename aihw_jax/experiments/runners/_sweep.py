@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,8 +32,11 @@ from aihw_jax.nn import (
 )
 from aihw_jax.optim import AnalogSGD
 from aihw_jax.simulator.configs import SingleRPUConfig
+from aihw_jax.utils.progress import progress_bar, write_summary
 
 __all__ = ["run_sweep"]
+
+logger = logging.getLogger(__name__)
 
 
 def _variations(
@@ -103,7 +108,9 @@ def run_sweep(
         device: ``None``, ``"cpu"``, ``"gpu"`` or a jax Device.
         dataset_root: data directory of the data set.
         max_elements: if > 0, use only this many training and validation samples.
-        stdout: print one line per epoch with every variation's accuracy.
+        stdout: show a progress bar of the batches on stderr and write one
+            line per epoch with every variation's accuracy to stdout. The
+            epoch lines are also logged at INFO level either way.
 
     Returns:
         One dict per variation, as ``run_local`` returns, with its
@@ -164,17 +171,22 @@ def _sweep(experiment, rates, seed_list, values, dataset_root, max_elements, std
     for epoch in range(1, experiment.epochs + 1):
         start = time.perf_counter()
         epoch_keys = jax.vmap(lambda k, e=epoch: jax.random.fold_in(k, e))(train_keys)
-        carries, train_losses = _train_epoch(
-            sweep_chunk,
-            carries,
-            train_x,
-            train_y,
-            experiment,
-            rngs,
-            epoch_keys,
-            learning_rates,
-            values,
-        )
+        steps = math.ceil(train_x.shape[0] / experiment.batch_size)
+        with progress_bar(
+            stdout, total=steps, desc=f"Epoch {epoch}/{experiment.epochs}", unit="batch"
+        ) as progress:
+            carries, train_losses = _train_epoch(
+                sweep_chunk,
+                carries,
+                train_x,
+                train_y,
+                experiment,
+                rngs,
+                epoch_keys,
+                learning_rates,
+                values,
+                progress,
+            )
         valid_losses, accuracies = _evaluate(
             eval_chunk,
             carries[0],
@@ -194,13 +206,13 @@ def _sweep(experiment, rates, seed_list, values, dataset_root, max_elements, std
                     "time_epoch": elapsed,
                 }
             )
-        if stdout:
-            accuracy_text = " ".join(f"{float(a):.4f}" for a in accuracies)
-            print(
-                f"Epoch {epoch}/{experiment.epochs}: accuracies {accuracy_text}  "
-                f"time {elapsed:.1f}s",
-                flush=True,
-            )
+        accuracy_text = " ".join(f"{float(a):.4f}" for a in accuracies)
+        write_summary(
+            logger,
+            f"Epoch {epoch}/{experiment.epochs}: accuracies {accuracy_text}  "
+            f"time {elapsed:.1f}s",
+            stdout=stdout,
+        )
 
     for index, result in enumerate(results):
         trained = jax.tree.map(lambda a, i=index: a[i], carries[0])
@@ -209,7 +221,16 @@ def _sweep(experiment, rates, seed_list, values, dataset_root, max_elements, std
 
 
 def _train_epoch(
-    sweep_chunk, carries, images, labels, experiment, rngs, keys, rates, values
+    sweep_chunk,
+    carries,
+    images,
+    labels,
+    experiment,
+    rngs,
+    keys,
+    rates,
+    values,
+    progress,
 ):
     orders, masks = zip(
         *(_batches(images.shape[0], experiment.batch_size, rng) for rng in rngs)
@@ -237,6 +258,7 @@ def _train_epoch(
             values,
         )
         loss_sums += np.asarray(jnp.sum(losses, axis=1))
+        progress.update(stop - first)
     return carries, loss_sums / images.shape[0]
 
 
