@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import pathlib
 import time
@@ -19,11 +20,20 @@ from aihw_jax.experiments._inferencing import BasicInferencing
 from aihw_jax.experiments.runners._local import resolve_device
 from aihw_jax.experiments.templates import SHIPPED_TEMPLATES, read_template
 from aihw_jax.nn import drift_analog_weights, program_analog_weights
+from aihw_jax.utils.progress import progress_bar, write_summary
 
 __all__ = ["InferenceLocalRunner", "run_inference_local"]
 
+logger = logging.getLogger(__name__)
+
 EVAL_CHUNK = 500
-"""Test images per step of the evaluation scan."""
+"""Most test images per step of the evaluation scan."""
+IMAGES_IN_FLIGHT = 4000
+"""Test images evaluated at once over the repeats and times of one call.
+
+It bounds the memory: the LeNet-5 of the shipped template needs about
+0.8 MB per image evaluation on the CPU, so 4000 take about 3 GB.
+"""
 REPEATS_PER_CALL = 16
 """Repeats evaluated together in one vmapped call (bounds the memory)."""
 TEMPLATE_TIMEOUT_S = 30
@@ -78,10 +88,20 @@ def load_template(experiment: BasicInferencing) -> dict[str, Any] | None:
     return experiment.load_weights(data)
 
 
-def _batched(images: jax.Array, labels: jax.Array) -> tuple:
-    """Pad the test set to whole chunks: ``[chunks, EVAL_CHUNK, ...]`` and a mask."""
+def chunk_size(count: int, n_times: int) -> int:
+    """Images per scan step, for up to REPEATS_PER_CALL repeats of ``n_times`` times.
+
+    The size does not depend on how many repeats a call holds, so the read
+    noise of every image (drawn per chunk) is the same in a sweep and in a
+    single run with the same keys.
+    """
+    parallel = REPEATS_PER_CALL * max(n_times, 1)
+    return max(1, min(EVAL_CHUNK, count, IMAGES_IN_FLIGHT // parallel))
+
+
+def _batched(images: jax.Array, labels: jax.Array, size: int) -> tuple:
+    """Pad the test set to whole chunks: ``[chunks, size, ...]`` and a mask."""
     count = images.shape[0]
-    size = min(EVAL_CHUNK, count)
     chunks = -(-count // size)
     pad = chunks * size - count
     images = jnp.concatenate(
@@ -179,7 +199,9 @@ def run_inference_local(
         device: ``None`` (jax's default), ``"cpu"``, ``"gpu"`` or a jax Device.
         dataset_root: data directory of the data set.
         max_elements: if > 0, evaluate only the first ``max_elements`` test samples.
-        stdout: print one line per repeat.
+        stdout: show a progress bar of the repeats on stderr and write one
+            line per repeat to stdout. The repeat lines are also logged at
+            INFO level either way.
         variables: trained variables to evaluate; they take the place of
             ``weight_template_id``.
 
@@ -215,7 +237,8 @@ def prepare(experiment, seed, dataset_root, max_elements, variables):
     variables = resolve_variables(experiment, seed, variables)
     _, run_key = jax.random.split(jax.random.key(seed))
     repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
-    return _batched(images, labels), images.shape[0], variables, repeat_keys
+    size = chunk_size(images.shape[0], len(experiment.times()))
+    return _batched(images, labels, size), images.shape[0], variables, repeat_keys
 
 
 def resolve_variables(
@@ -250,31 +273,34 @@ def check_run_arguments(seed: Any, max_elements: Any) -> None:
 
 def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
     start = time.perf_counter()
+    times = experiment.times()
     batches, count, variables, repeat_keys = prepare(
         experiment, seed, dataset_root, max_elements, variables
     )
-    times = experiment.times()
     evaluate = make_evaluate(experiment)
     loss_sums, corrects = [], []
-    for first in range(0, experiment.inference_repeats, REPEATS_PER_CALL):
-        keys = repeat_keys[first : first + REPEATS_PER_CALL]
-        loss_sum, correct = evaluate(
-            variables, batches, jnp.asarray(times, jnp.float32), keys
-        )
-        loss_sums.append(np.asarray(loss_sum))
-        corrects.append(np.asarray(correct))
+    repeats = experiment.inference_repeats
+    with progress_bar(stdout, total=repeats, desc="Inference", unit="repeat") as bar:
+        for first in range(0, repeats, REPEATS_PER_CALL):
+            keys = repeat_keys[first : first + REPEATS_PER_CALL]
+            loss_sum, correct = evaluate(
+                variables, batches, jnp.asarray(times, jnp.float32), keys
+            )
+            loss_sums.append(np.asarray(loss_sum))
+            corrects.append(np.asarray(correct))
+            bar.update(len(corrects[-1]))
     accuracy = 100.0 * np.concatenate(corrects) / count
     loss = np.concatenate(loss_sums) / count
     elapsed = time.perf_counter() - start
 
-    if stdout:
-        for repeat in range(experiment.inference_repeats):
-            print(
-                f"Repeat {repeat + 1}/{experiment.inference_repeats}: accuracy "
-                f"{accuracy[repeat, 0]:.2f}% at t = 0 s, "
-                f"{accuracy[repeat, -1]:.2f}% at t = {times[-1]:.0f} s",
-                flush=True,
-            )
+    for repeat in range(repeats):
+        write_summary(
+            logger,
+            f"Repeat {repeat + 1}/{repeats}: accuracy "
+            f"{accuracy[repeat, 0]:.2f}% at t = 0 s, "
+            f"{accuracy[repeat, -1]:.2f}% at t = {times[-1]:.0f} s",
+            stdout=stdout,
+        )
     return summarise(accuracy, loss, times, elapsed)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,8 +25,11 @@ from aihw_jax.experiments.runners._sweep import (
     _check_config_values,
     with_config_values,
 )
+from aihw_jax.utils.progress import progress_bar, write_summary
 
 __all__ = ["run_inference_sweep"]
+
+logger = logging.getLogger(__name__)
 
 
 def run_inference_sweep(
@@ -37,6 +41,7 @@ def run_inference_sweep(
     dataset_root: Any = None,
     max_elements: int = 0,
     variables: dict[str, Any] | None = None,
+    stdout: bool = False,
 ) -> dict[str, Any]:
     """Run an inference experiment once per value of some config fields.
 
@@ -56,6 +61,10 @@ def run_inference_sweep(
         dataset_root: data directory of the data set.
         max_elements: if > 0, evaluate only the first ``max_elements`` test samples.
         variables: trained variables; they take the place of ``weight_template_id``.
+        stdout: show a progress bar of the (value, repeat) pairs on stderr and
+            write one line per value to stdout. The value lines are also
+            logged at INFO level either way. Off by default, unlike the
+            other runners, so that existing callers stay silent.
 
     Returns:
         ``{"config_values": {path: [...]}, "t_inference": [...], "accuracy":
@@ -86,33 +95,43 @@ def run_inference_sweep(
         )
     columns = _check_config_values(experiment.model, config_values)
     with jax.default_device(resolve_device(device)):
-        return _sweep(experiment, columns, seed, dataset_root, max_elements, variables)
+        return _sweep(
+            experiment, columns, seed, dataset_root, max_elements, variables, stdout
+        )
 
 
-def _sweep(experiment, columns, seed, dataset_root, max_elements, variables):
+def _sweep(experiment, columns, seed, dataset_root, max_elements, variables, stdout):
     start = time.perf_counter()
+    times = jnp.asarray(experiment.times(), jnp.float32)
+    n_values = len(next(iter(columns.values())))
     batches, count, variables, repeat_keys = prepare(
         experiment, seed, dataset_root, max_elements, variables
     )
-    times = jnp.asarray(experiment.times(), jnp.float32)
-    n_values = len(next(iter(columns.values())))
     repeats = experiment.inference_repeats
     value_index = np.repeat(np.arange(n_values), repeats)
     repeat_index = np.tile(np.arange(repeats), n_values)
 
     evaluate = _pair_function(experiment)
     loss_sums, corrects = [], []
-    for first in range(0, n_values * repeats, REPEATS_PER_CALL):
-        pairs = slice(first, first + REPEATS_PER_CALL)
-        rows = {path: column[value_index[pairs]] for path, column in columns.items()}
-        keys = repeat_keys[repeat_index[pairs]]
-        loss_sum, correct = evaluate(variables, batches, times, rows, keys)
-        loss_sums.append(np.asarray(loss_sum))
-        corrects.append(np.asarray(correct))
+    pair_count = n_values * repeats
+    with progress_bar(
+        stdout, total=pair_count, desc="Inference sweep", unit="repeat"
+    ) as bar:
+        for first in range(0, pair_count, REPEATS_PER_CALL):
+            pairs = slice(first, first + REPEATS_PER_CALL)
+            rows = {
+                path: column[value_index[pairs]] for path, column in columns.items()
+            }
+            keys = repeat_keys[repeat_index[pairs]]
+            loss_sum, correct = evaluate(variables, batches, times, rows, keys)
+            loss_sums.append(np.asarray(loss_sum))
+            corrects.append(np.asarray(correct))
+            bar.update(len(corrects[-1]))
     shape = (n_values, repeats, times.shape[0])
     accuracy = (100.0 * np.concatenate(corrects) / count).reshape(shape)
     loss = (np.concatenate(loss_sums) / count).reshape(shape)
     elapsed = time.perf_counter() - start
+    _write_value_lines(columns, accuracy, times, stdout)
     return {
         "config_values": {path: np.asarray(c).tolist() for path, c in columns.items()},
         "t_inference": np.asarray(times).tolist(),
@@ -123,6 +142,25 @@ def _sweep(experiment, columns, seed, dataset_root, max_elements, variables):
             for index in range(n_values)
         ],
     }
+
+
+def _write_value_lines(
+    columns: dict[str, jax.Array], accuracy: np.ndarray, times: jax.Array, stdout: bool
+) -> None:
+    """Write one line per value: the mean accuracy at the first and last time."""
+    n_values, repeats = accuracy.shape[:2]
+    for index in range(n_values):
+        setting = ", ".join(
+            f"{path} = {float(column[index]):g}" for path, column in columns.items()
+        )
+        mean = accuracy[index].mean(axis=0)
+        write_summary(
+            logger,
+            f"Value {index + 1}/{n_values} ({setting}): mean accuracy over "
+            f"{repeats} repeats {mean[0]:.2f}% at t = 0 s, {mean[-1]:.2f}% at "
+            f"t = {float(times[-1]):.0f} s",
+            stdout=stdout,
+        )
 
 
 def _pair_function(experiment: BasicInferencing):
