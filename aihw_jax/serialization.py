@@ -30,7 +30,9 @@ __all__ = [
 ]
 
 FORMAT = "aihw-jax"
+"""The ``format`` field of every envelope."""
 VERSION = 1
+"""The envelope version this aihw_jax writes and reads."""
 SAVED_COLLECTIONS = ("params", "analog", "batch_stats")
 """Variable collections that weights files hold (those a model has)."""
 

@@ -3,9 +3,9 @@
 Clients are given the service's base URL (``http://127.0.0.1:8000``) and add
 :data:`API_PREFIX`. Bodies are JSON except the blobs behind signed URLs, which
 are msgpack envelopes (:mod:`aihw_jax.serialization`). Every route but
-``token/login`` and the signed blob URLs needs ``Authorization: Bearer <jwt>``.
+``token/login``            and the signed blob URLs needs ``Authorization: Bearer <jwt>``.
 
-=========================  ==================================================
+========================== ==================================================
 ``POST token/login``       ``{"token": api_token}`` -> ``{"jwt", "expires_in"}``
 ``POST experiments``       ``{"name", "category"}`` -> experiment record (201)
 ``GET experiments/me``     list of the caller's experiment records
@@ -21,7 +21,7 @@ are msgpack envelopes (:mod:`aihw_jax.serialization`). Every route but
 ``PUT blobs/inputs/{id}``  upload target of ``upload_url`` (signed)
 ``GET blobs/inputs/{id}``  download target of an input URL (signed)
 ``GET blobs/outputs/{id}`` download target of an output URL (signed)
-=========================  ==================================================
+========================== ==================================================
 
 An experiment record is ``{"id", "name", "category", "created_at",
 "finished_at", "input", "status", "job"}``: ``input`` is the uploaded

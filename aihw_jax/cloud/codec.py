@@ -69,8 +69,11 @@ MAX_FEATURES = 8192
 MAX_KERNEL_SIZE = 15
 """Largest kernel size, stride, padding, dilation or output padding of a layer."""
 MAX_EPOCHS = 100
+"""Largest ``epochs`` of a training experiment."""
 MAX_BATCH_SIZE = 10000
+"""Largest ``batch_size``."""
 MAX_INFERENCE_REPEATS = 256
+"""Largest ``inference_repeats`` of an inference experiment."""
 MAX_INFERENCE_TIME = 1e9
 """Largest ``inference_time``, in seconds."""
 

@@ -67,9 +67,10 @@ def run_inference_sweep(
             other runners, so that existing callers stay silent.
 
     Returns:
-        ``{"config_values": {path: [...]}, "t_inference": [...], "accuracy":
-        array [values, repeats, times] in percent, "loss": array of the same
-        shape, "results": [one aihwkit result dict per value]}``.
+        A dict with ``config_values`` (each path with its list of values),
+        ``t_inference`` (the time points in seconds), ``accuracy`` (an array
+        ``[values, repeats, times]`` in percent), ``loss`` (an array of the
+        same shape) and ``results`` (one aihwkit result dict per value).
 
     Raises:
         ConfigError: if a path names no numeric field of every analog layer's
