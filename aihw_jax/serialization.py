@@ -58,7 +58,17 @@ def load_envelope(data: bytes, kind: str) -> bytes:
             version, contains another kind, or fails its checksum.
     """
     try:
-        envelope = msgpack.unpackb(data, raw=False)
+        # An envelope is one small map around one binary payload; the limits
+        # stop a crafted header from allocating more than the data's size.
+        envelope = msgpack.unpackb(
+            data,
+            raw=False,
+            max_bin_len=len(data),
+            max_str_len=256,
+            max_array_len=0,
+            max_map_len=8,
+            max_ext_len=0,
+        )
     except Exception as error:  # msgpack raises several unrelated types
         detail = str(error).rstrip(".") or type(error).__name__
         raise SerializationError(

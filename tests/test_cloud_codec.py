@@ -104,7 +104,7 @@ def test_round_trip_default_training_network():
 def test_round_trip_compound_presets(preset):
     config = presets.FAMILY_PRESETS[preset]()
     experiment = BasicTraining(
-        dataset=SVHN, model=documented_model(config), learning_rate=0.1
+        dataset=FashionMNIST, model=documented_model(config), learning_rate=0.1
     )
     decoded = _round_trip(experiment)
     assert decoded.experiment == experiment
@@ -144,11 +144,11 @@ def test_round_trip_shipped_lenet5_template():
 def test_round_trip_convolution_tuples():
     model = AnalogSequential(
         Unflatten(2, (28, 1)),
-        AnalogConv2d(1, 4, kernel_size=(3, 5), stride=(1, 2), padding="same"),
+        AnalogConv2d(1, 4, kernel_size=(3, 5), stride=(1, 2), padding=(1, 2)),
         ReLU(),
         MaxPool2d(kernel_size=2),
         Flatten(),
-        AnalogSequential(AnalogLinear(13 * 7 * 4, 10, bias=False)),
+        AnalogSequential(AnalogLinear(14 * 7 * 4, 10, bias=False)),
         LogSoftmax(dim=1),
     )
     decoded = _round_trip(_training(model=model))
@@ -599,3 +599,35 @@ def test_floating_point_config_round_trips():
     experiment = _training(model=_small_model(FloatingPointRPUConfig()))
     decoded = _round_trip(experiment)
     assert decoded.experiment == experiment
+
+
+def test_uploads_reject_models_too_large_in_total():
+    layers = [AnalogLinear(8192, 8192, rpu_config=FloatingPointRPUConfig())] * 3
+    model = AnalogSequential(
+        Flatten(), AnalogLinear(784, 8192), *layers, AnalogLinear(8192, 10)
+    )
+    data = codec.encode_experiment(BasicTraining(dataset=FashionMNIST, model=model))
+    with pytest.raises(ConfigError, match=r"holds \d+ numbers.*at most 16777216"):
+        codec.decode_experiment(data)
+    # Trusted data (a local file) is not limited.
+    assert codec.decode_experiment(data, trusted=True).category == "train"
+
+
+def test_uploads_reject_layers_that_do_not_fit():
+    model = AnalogSequential(Flatten(), AnalogLinear(100, 10), LogSoftmax(dim=1))
+    data = codec.encode_experiment(BasicTraining(dataset=FashionMNIST, model=model))
+    with pytest.raises(ConfigError, match="got inputs with 784 features"):
+        codec.decode_experiment(data)
+
+
+def test_envelope_header_cannot_claim_huge_arrays():
+    # A msgpack array header claiming 60 million items, with little data.
+    data = b"\xdd" + (60 * 2**20).to_bytes(4, "big") + b"\xc0" * 1000
+    with pytest.raises(SerializationError, match="not a msgpack envelope"):
+        serialization.load_envelope(data, "experiment")
+
+
+def test_round_trip_svhn_dataset():
+    model = AnalogSequential(Flatten(), AnalogLinear(32 * 32 * 3, 10), LogSoftmax())
+    decoded = _round_trip(BasicTraining(dataset=SVHN, model=model))
+    assert decoded.experiment.dataset is SVHN

@@ -52,6 +52,7 @@ __all__ = [
     "MAX_KERNEL_SIZE",
     "MAX_LAYERS",
     "MAX_NESTING",
+    "MAX_VARIABLES",
     "DecodedExperiment",
     "category_of",
     "check_data",
@@ -74,6 +75,8 @@ MAX_BATCH_SIZE = 10000
 """Largest ``batch_size``."""
 MAX_INFERENCE_REPEATS = 256
 """Largest ``inference_repeats`` of an inference experiment."""
+MAX_VARIABLES = 16 * 1024 * 1024
+"""Most numbers in a model's variables (weights, tile state, biases): 64 MB."""
 MAX_INFERENCE_TIME = 1e9
 """Largest ``inference_time``, in seconds."""
 
@@ -411,6 +414,8 @@ def decode_experiment(data: bytes, *, trusted: bool = False) -> DecodedExperimen
         body.get("noise_model_info"),
         body.get("weights"),
     )
+    if not trusted:
+        _check_model_size(experiment)
     return DecodedExperiment(
         experiment=experiment,
         category=category,
@@ -418,6 +423,31 @@ def decode_experiment(data: bytes, *, trusted: bool = False) -> DecodedExperimen
         noise_model_info=noise_model_info,
         weights=body.get("weights"),
     )
+
+
+def _check_model_size(experiment: Any) -> None:
+    """Raise ConfigError if the model's variables hold more than MAX_VARIABLES numbers.
+
+    The per-field limits allow models far too large for any worker (dozens
+    of 8192 x 8192 layers), so the total is checked too. The shapes come
+    from tracing the model's initialisation; nothing is allocated.
+    """
+    try:
+        shapes = jax.eval_shape(lambda: experiment.init_variables(jax.random.key(0)))
+    except ConfigError:
+        raise
+    except Exception as error:  # layers that do not fit each other
+        raise ConfigError(
+            f"The model cannot be built for the inputs of "
+            f"{getattr(experiment.dataset, '__name__', experiment.dataset)}: "
+            f"{str(error).strip() or type(error).__name__}"
+        ) from error
+    total = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes))
+    if total > MAX_VARIABLES:
+        raise ConfigError(
+            f"The model holds {total} numbers in its variables; the service "
+            f"accepts at most {MAX_VARIABLES}. Use fewer or smaller layers."
+        )
 
 
 def unpack_bounded(payload: bytes) -> Any:
