@@ -17,6 +17,7 @@ from aihw_jax.experiments.runners import (
     run_inference_local,
     run_inference_sweep,
 )
+from aihw_jax.experiments.runners._inference import call_groups
 from aihw_jax.experiments.templates import read_template
 from aihw_jax.experiments.templates.lenet5 import lenet5_config, lenet5_mapped
 from aihw_jax.inference import PCMLikeNoiseModel
@@ -366,3 +367,11 @@ def test_inference_sweep_rejects_bad_values():
         )
     with pytest.raises(ConfigError, match="prog_noise_scale"):
         run_inference_sweep(experiment, {"noise_model.prog_noise_scale": [-1.0]})
+
+
+def test_repeat_calls_share_one_shape():
+    assert [(list(i), real) for i, real in call_groups(2)] == [([0, 1], 2)]
+    groups = call_groups(40)
+    assert [real for _, real in groups] == [16, 16, 8]
+    assert all(len(indices) == 16 for indices, _ in groups)
+    assert list(groups[-1][0]) == list(range(32, 40)) + [39] * 8

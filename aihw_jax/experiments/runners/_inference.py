@@ -99,6 +99,23 @@ def chunk_size(count: int, n_times: int) -> int:
     return max(1, min(EVAL_CHUNK, count, IMAGES_IN_FLIGHT // parallel))
 
 
+def call_groups(total: int) -> list[tuple[np.ndarray, int]]:
+    """Split ``total`` repeats into calls of REPEATS_PER_CALL: ``(indices, real)``.
+
+    When there is more than one call, the last one is padded with copies of
+    its last index to the full size, so that every call has the same shape
+    and compiles once; only its first ``real`` results count.
+    """
+    size = min(total, REPEATS_PER_CALL)
+    groups = []
+    for first in range(0, total, size):
+        indices = np.arange(first, min(first + size, total))
+        real = len(indices)
+        indices = np.pad(indices, (0, size - real), mode="edge")
+        groups.append((indices, real))
+    return groups
+
+
 def _batched(images: jax.Array, labels: jax.Array, size: int) -> tuple:
     """Pad the test set to whole chunks: ``[chunks, size, ...]`` and a mask."""
     count = images.shape[0]
@@ -281,14 +298,16 @@ def _run(experiment, seed, dataset_root, max_elements, stdout, variables):
     loss_sums, corrects = [], []
     repeats = experiment.inference_repeats
     with progress_bar(stdout, total=repeats, desc="Inference", unit="repeat") as bar:
-        for first in range(0, repeats, REPEATS_PER_CALL):
-            keys = repeat_keys[first : first + REPEATS_PER_CALL]
+        for indices, real in call_groups(repeats):
             loss_sum, correct = evaluate(
-                variables, batches, jnp.asarray(times, jnp.float32), keys
+                variables,
+                batches,
+                jnp.asarray(times, jnp.float32),
+                repeat_keys[indices],
             )
-            loss_sums.append(np.asarray(loss_sum))
-            corrects.append(np.asarray(correct))
-            bar.update(len(corrects[-1]))
+            loss_sums.append(np.asarray(loss_sum)[:real])
+            corrects.append(np.asarray(correct)[:real])
+            bar.update(real)
     accuracy = 100.0 * np.concatenate(corrects) / count
     loss = np.concatenate(loss_sums) / count
     elapsed = time.perf_counter() - start

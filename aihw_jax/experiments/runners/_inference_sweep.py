@@ -14,7 +14,7 @@ import numpy as np
 from aihw_jax.errors import ConfigError
 from aihw_jax.experiments._inferencing import BasicInferencing
 from aihw_jax.experiments.runners._inference import (
-    REPEATS_PER_CALL,
+    call_groups,
     check_run_arguments,
     prepare,
     repeat_function,
@@ -118,16 +118,15 @@ def _sweep(experiment, columns, seed, dataset_root, max_elements, variables, std
     with progress_bar(
         stdout, total=pair_count, desc="Inference sweep", unit="repeat"
     ) as bar:
-        for first in range(0, pair_count, REPEATS_PER_CALL):
-            pairs = slice(first, first + REPEATS_PER_CALL)
+        for pairs, real in call_groups(pair_count):
             rows = {
                 path: column[value_index[pairs]] for path, column in columns.items()
             }
             keys = repeat_keys[repeat_index[pairs]]
             loss_sum, correct = evaluate(variables, batches, times, rows, keys)
-            loss_sums.append(np.asarray(loss_sum))
-            corrects.append(np.asarray(correct))
-            bar.update(len(corrects[-1]))
+            loss_sums.append(np.asarray(loss_sum)[:real])
+            corrects.append(np.asarray(correct)[:real])
+            bar.update(real)
     shape = (n_values, repeats, times.shape[0])
     accuracy = (100.0 * np.concatenate(corrects) / count).reshape(shape)
     loss = (np.concatenate(loss_sums) / count).reshape(shape)
