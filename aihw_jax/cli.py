@@ -19,6 +19,38 @@ __all__ = ["build_parser", "main"]
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
+MAX_WEB_SESSION_HOURS = 24 * 366
+"""Maximum of ``--web-session-hours``: one year, in hours."""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is not in 0..65535")
+    return value
+
+
+def _session_hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of hours {text!r}") from None
+    # Written so that NaN fails the check too.
+    if not 0 < value <= MAX_WEB_SESSION_HOURS:
+        raise argparse.ArgumentTypeError(
+            f"{text} hours is not in (0, {MAX_WEB_SESSION_HOURS}]"
+        )
+    return value
+
+
+def _existing_file(text: str) -> str:
+    if not pathlib.Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"file {text!r} not found")
+    return text
+
 
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -44,8 +76,17 @@ def _add_serve_parser(subparsers) -> None:
         help="run the Composer service",
         description="Run the Composer service: HTTP API, database and Dask jobs.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="TCP port to listen on, 0 for any free port (default: %(default)s)",
+    )
     _add_storage_options(serve)
     serve.add_argument(
         "--secret-file",
@@ -85,15 +126,32 @@ def _add_serve_parser(subparsers) -> None:
     )
     serve.add_argument(
         "--web-session-hours",
-        type=float,
+        type=_session_hours,
         default=168.0,
         metavar="HOURS",
         help="how long a browser sign-in lasts, in hours (default: 168)",
     )
-    serve.add_argument("--ssl-certfile", default=None, metavar="FILE")
-    serve.add_argument("--ssl-keyfile", default=None, metavar="FILE")
     serve.add_argument(
-        "--log-level", default="info", choices=LOG_LEVELS, help="log level"
+        "--ssl-certfile",
+        type=_existing_file,
+        default=None,
+        metavar="FILE",
+        help="PEM certificate (chain) to serve HTTPS with; needs --ssl-keyfile "
+        "(default: plain HTTP)",
+    )
+    serve.add_argument(
+        "--ssl-keyfile",
+        type=_existing_file,
+        default=None,
+        metavar="FILE",
+        help="PEM private key of --ssl-certfile",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=LOG_LEVELS,
+        help="lowest level of the log messages written to stderr "
+        "(default: %(default)s)",
     )
     serve.set_defaults(func=_serve_command)
 
@@ -142,12 +200,11 @@ def _serve_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
-    if args.web_session_hours <= 0:
-        print("error: --web-session-hours must be positive", file=sys.stderr)
-        return 2
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         print("error: give both --ssl-certfile and --ssl-keyfile", file=sys.stderr)
         return 2
+    # The storage directory, database, blobs and secret are for this user only.
+    os.umask(0o077)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -187,12 +244,26 @@ def _users_add_command(args: argparse.Namespace) -> int:
         if problem is not None:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+    os.umask(0o077)
+    new_database = server.database_is_missing(args.storage, args.db)
     config = server.make_config(args.storage, db_url=args.db)
-    token, created = server.add_user(config.db_url, args.name)
+    if new_database is not None:
+        print(
+            f"note: creating a new database {new_database}; a service that uses "
+            "another database will not accept this token.",
+            file=sys.stderr,
+        )
+    try:
+        token, created = server.add_user(config.db_url, args.name)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if password is not None:
         accounts.set_password(config.db_url, args.name, password)
     action = "Created user" if created else "Added a new token for user"
     print(f"{action} {args.name!r}. API token (shown once): {token}")
+    if password is not None:
+        print(f"Set the web password of user {args.name!r}.")
     return 0
 
 

@@ -5,6 +5,7 @@ These tests need no service; the end-to-end tests are in test_cloud_e2e.py.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import socket
@@ -452,3 +453,73 @@ def test_run_cloud_unreachable_raises_cloud_error(places):
     url = f"http://127.0.0.1:{_closed_port()}"
     with pytest.raises(CloudError, match=url):
         run_cloud(_small_inference_experiment(), api_url=url, api_token="t0ken")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://host:8000/api/v1", "http://host:8000/api/v1/", "http://host:8000"],
+)
+def test_url_api_prefix_is_dropped(places, url):
+    assert resolve_credentials(url, "secret-token").api_url == "http://host:8000"
+
+
+class _RecordingSession:
+    """Stands in for an ApiSession and records the requested paths."""
+
+    def __init__(self, record: dict) -> None:
+        self.record = record
+        self.paths: list[str] = []
+
+    def get(self, path: str) -> dict:
+        self.paths.append(path)
+        return self.record
+
+
+def test_client_quotes_ids_in_paths():
+    session = _RecordingSession({"id": "a/b?c", "job": None})
+    handle = CloudExperiment(session, {"id": "a/b?c", "job": None})
+    assert handle.status() is CloudJobStatus.UNKNOWN
+    assert session.paths == ["experiments/a%2Fb%3Fc"]
+
+
+def test_result_without_job_message():
+    session = _RecordingSession({"id": "e1", "job": None})
+    handle = CloudExperiment(session, {"id": "e1", "job": None})
+    with pytest.raises(ExperimentStatusError, match="has no job yet") as caught:
+        handle.get_result()
+    assert "UNKNOWN" not in str(caught.value)
+    assert "wait()" not in str(caught.value)
+
+
+class _FakeRunner:
+    def __init__(self, result) -> None:
+        self.result = result
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def get_cloud_experiment(self, experiment_id):
+        return self
+
+    def get_result(self):
+        return self.result
+
+
+def test_cli_result_writes_nan_as_null(monkeypatch, capsys):
+    result = {"epochs": [{"loss": float("nan"), "accuracy": 0.5}], "x": float("inf")}
+    monkeypatch.setattr(cli, "_runner", lambda args: _FakeRunner(result))
+    assert cli.main(["experiments", "result", "e1"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text
+    assert json.loads(text) == {"epochs": [{"loss": None, "accuracy": 0.5}], "x": None}
+
+
+def test_cli_list_has_description():
+    parser = argparse.ArgumentParser(prog="aihw-jax")
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    experiments = parser._subparsers._group_actions[0].choices["experiments"]
+    listing = experiments._subparsers._group_actions[0].choices["list"]
+    assert listing.description

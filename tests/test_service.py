@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import stat
 import subprocess
 import time
 
+import argon2
 import jwt
 import msgpack
 import pytest
 import requests
 from _service import API, login, service, start_service, submit, wait_for_job
 
-from aihw_jax import serialization
+from aihw_jax import cli, serialization
 from aihw_jax.cloud import codec, jobs
+from aihw_jax.cloud.service import database, make_config
+from aihw_jax.cloud.service.limits import SignInLimiter
+from aihw_jax.cloud.service.middleware import BLOB_PREFIX
+from aihw_jax.cloud.service.models import User
+from aihw_jax.cloud.service.storage import BlobStore
+from aihw_jax.cloud.service.web import accounts
 from aihw_jax.datasets import FashionMNIST
 from aihw_jax.experiments import BasicTraining
 from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax
@@ -509,3 +518,136 @@ def test_tls_service(tmp_path):
             requests.get(f"{tls.base_url}{API}/health", timeout=30)
     finally:
         tls.stop()
+
+
+def test_non_ascii_signature_rejected(service, alice):
+    url = f"{service.base_url}{BLOB_PREFIX}outputs/{'0' * 32}"
+    expires = int(time.time()) + 60
+    response = requests.get(
+        url, params={"expires": expires, "signature": "é" * 64}, timeout=30
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"] == "URL signature is invalid."
+
+
+def test_impossible_ids_answer_404(service, alice):
+    base = f"{service.base_url}{API}"
+    for path in (
+        "experiments/%00",
+        "jobs/a%00b",
+        "inputs/%00/file",
+        "outputs/a%00/file",
+        "experiments/" + "z" * 500,
+    ):
+        response = requests.get(f"{base}/{path}", headers=alice, timeout=30)
+        assert response.status_code == 404, path
+        assert len(response.json()["detail"]) < 100, path
+    for body in ({"experiment": "a\x00b"}, {"experiment": "\x00"}):
+        job = requests.post(f"{base}/jobs", json=body, headers=alice, timeout=30)
+        assert job.status_code == 404
+
+
+def test_control_characters_in_name_rejected(service, alice):
+    response = requests.post(
+        f"{service.base_url}{API}/experiments",
+        json={"name": "a\x00b", "category": "train"},
+        headers=alice,
+        timeout=30,
+    )
+    assert response.status_code == 422
+    assert "control characters" in response.json()["detail"]
+
+
+def test_engine_hides_parameters(tmp_path):
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert engine.hide_parameters
+    finally:
+        engine.dispose()
+
+
+def test_password_hash_parameters():
+    stored = accounts.hash_password("a long password")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    old = argon2.PasswordHasher().hash("a long password")
+    user = User(name="old", password_hash=old)
+    assert accounts.verify_password(user, "a long password")
+    assert accounts.password_needs_rehash(user)
+
+
+def test_sign_in_limiter_per_address():
+    limiter = SignInLimiter(max_failures=5, max_address_failures=3, window_s=60)
+    for name in ("a", "b", "c"):
+        assert limiter.retry_after(name, "10.0.0.1") == 0
+        limiter.record_failure(name, "10.0.0.1")
+    assert 0 < limiter.retry_after("d", "10.0.0.1") <= 60
+    assert limiter.retry_after("d", "10.0.0.2") == 0
+
+
+def test_storage_files_are_private(tmp_path):
+    storage = tmp_path / "new-storage"
+    config = make_config(storage)
+    store = BlobStore(config.storage)
+    store.write("inputs", "abc", b"data")
+    assert stat.S_IMODE(storage.stat().st_mode) == 0o700
+    assert stat.S_IMODE((storage / "secret.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((storage / "aihw-jax.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((storage / "inputs").stat().st_mode) == 0o700
+    blob = store.path("inputs", "abc")
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--web-session-hours", "1e30", "not in (0,"),
+        ("--web-session-hours", "nan", "not in (0,"),
+        ("--web-session-hours", "0", "not in (0,"),
+        ("--port", "99999", "not in 0..65535"),
+        ("--port", "http", "invalid port"),
+        ("--ssl-certfile", "/nonexistent/cert.pem", "not found"),
+    ],
+)
+def test_serve_rejects_bad_options(capsys, option, value, message):
+    with pytest.raises(SystemExit) as stopped:
+        cli.build_parser().parse_args(["serve", option, value])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in error
+    assert error.startswith("aihw-jax serve: error:")
+
+
+def test_serve_help_texts():
+    parser = cli.build_parser()
+    serve = parser._subparsers._group_actions[0].choices["serve"]
+    text = " ".join(serve.format_help().split())
+    assert "default: 127.0.0.1" in text
+    assert "default: 8000" in text
+    for option in ("--ssl-certfile", "--ssl-keyfile", "--log-level"):
+        action = next(a for a in serve._actions if option in a.option_strings)
+        assert action.help, option
+
+
+@pytest.mark.parametrize(
+    "name", ["", "bad name/../x", "n" * 300, "tab\there", "nul\x00"]
+)
+def test_users_add_rejects_bad_names(tmp_path, capsys, name):
+    status = cli.main(["users", "add", name, "--storage", str(tmp_path / "s")])
+    assert status == 2
+    assert "User name must be" in capsys.readouterr().err
+
+
+def test_users_add_names_and_messages(tmp_path, capsys, monkeypatch):
+    storage = str(tmp_path / "s")
+    assert cli.main(["users", "add", "alice", "--storage", storage]) == 0
+    first = capsys.readouterr()
+    assert first.err.startswith("note: creating a new database")
+    assert first.err.count("\n") == 1
+    assert "Created user 'alice'" in first.out
+    monkeypatch.setattr("sys.stdin", io.StringIO("a good password\n"))
+    assert cli.main(["users", "add", "alice", "--password", "--storage", storage]) == 0
+    second = capsys.readouterr()
+    assert "creating a new database" not in second.err
+    assert "Set the web password of user 'alice'." in second.out
+    assert cli.main(["users", "add", "ALICE", "--storage", storage]) == 2
+    assert "differs only in case" in capsys.readouterr().err

@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 
 import pytest
-from _service import free_port, login, start_service, submit, wait_for_job
+import requests
+from _service import API, free_port, login, start_service, submit, wait_for_job
 
 from aihw_jax.cloud import codec
 from aihw_jax.datasets import FashionMNIST
@@ -101,6 +102,11 @@ def test_training_job_on_postgres(tmp_path, postgres_url):
     service = start_service(tmp_path, db_url=postgres_url)
     try:
         headers = login(service.base_url, service.add_user("frank"))
+        # PostgreSQL rejects NUL in text, so the service must reject it first.
+        nul = requests.get(
+            f"{service.base_url}{API}/experiments/%00", headers=headers, timeout=30
+        )
+        assert nul.status_code == 404
         model = AnalogSequential([Flatten(), AnalogLinear(784, 10), LogSoftmax()])
         experiment = BasicTraining(
             dataset=FashionMNIST, model=model, epochs=1, batch_size=10

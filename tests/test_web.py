@@ -8,6 +8,7 @@ from the rendered forms.
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 import re
 import subprocess
@@ -21,7 +22,7 @@ import uvicorn
 from _service import API, REPO_ROOT, _environment, free_port, service
 
 from aihw_jax import serialization
-from aihw_jax.cloud import codec
+from aihw_jax.cloud import codec, jobs
 from aihw_jax.cloud.service import create_app, make_config
 from aihw_jax.cloud.service.web import builder, views
 
@@ -66,8 +67,10 @@ class Browser:
 
     def create_token(self, name: str) -> str:
         response = self.post("/account/tokens", {"name": name})
-        assert response.status_code == 200, response.text
-        return re.search(r'id="new-token">([^<]+)<', response.text).group(1)
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/account"
+        page = self.get("/account")
+        return re.search(r'id="new-token">([^<]+)<', page.text).group(1)
 
 
 def training_form(name: str, **changes: str) -> dict[str, str]:
@@ -345,3 +348,113 @@ def test_log_has_no_secrets(service, alice, alice_experiment):
     assert token not in log
     assert alice.csrf not in log
     assert alice.http.cookies["aihw_session"] not in log
+
+
+def test_non_ascii_csrf_token_rejected(service):
+    browser = Browser(service.base_url)
+    browser.get("/login")
+    form = {"username": "alice", "password": PASSWORD, "csrf_token": "é" * 64}
+    response = browser.post("/login", form, csrf=False)
+    assert response.status_code == 403
+    assert "Form rejected" in response.text
+
+
+def test_oversized_form_message(service):
+    browser = Browser(service.base_url)
+    browser.get("/login")
+    response = browser.post("/login", {"username": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "allowed for a form" in response.text
+
+
+def test_token_shown_once_after_redirect(alice):
+    alice.get("/account")
+    created = alice.post("/account/tokens", {"name": "shown once"})
+    assert created.status_code == 303
+    assert "new-token" not in created.text
+    first = alice.get("/account")
+    assert 'id="new-token"' in first.text
+    reloaded = alice.get("/account")
+    assert 'id="new-token"' not in reloaded.text
+    assert reloaded.text.count("shown once") == 1  # one token, listed once
+
+
+def test_account_page_times_and_client_name(alice):
+    alice.create_token("timed")
+    page = alice.get("/account").text
+    stamps = re.findall(r'<time datetime="([^"]+)"', page)
+    assert stamps
+    assert all(stamp.endswith("+00:00") for stamp in stamps)
+    assert "CloudRunner(api_url=..., api_token=...)" in page
+    assert "CloudClient" not in page
+
+
+def test_control_characters_rejected(alice):
+    alice.get("/account")
+    response = alice.post("/account/tokens", {"name": "a\x00b"})
+    assert response.status_code == 422
+    assert "control characters" in response.text
+    for token_id in ("%00", "a%00b", "x" * 300):
+        revoked = alice.post(f"/account/tokens/{token_id}/revoke", {})
+        assert revoked.status_code == 404, token_id
+    long_page = alice.get("/experiments/" + "y" * 300)
+    assert long_page.status_code == 404
+    assert "y" * 41 not in long_page.text
+    nul_page = alice.get("/experiments/a%00b")
+    assert nul_page.status_code == 404
+    form = training_form("bad\x01name")
+    built = alice.post("/experiments/new", form)
+    assert built.status_code == 422
+    assert "control characters" in built.text
+
+
+def test_user_names_ignore_case(service, alice):
+    browser = Browser(service.base_url)
+    browser.get("/signup")
+    form = {"username": "ALICE", "password": PASSWORD, "password_repeat": PASSWORD}
+    taken = browser.post("/signup", form)
+    assert taken.status_code == 422
+    assert "taken" in taken.text
+    signed_in = browser.post("/login", {"username": "Alice", "password": PASSWORD})
+    assert signed_in.status_code == 303
+
+
+def test_failed_sign_ins_limited(service):
+    Browser(service.base_url).sign_up("dave")
+    browser = Browser(service.base_url)
+    browser.get("/login")
+    for _ in range(5):
+        wrong = browser.post("/login", {"username": "Dave", "password": "wrong-pw"})
+        assert wrong.status_code == 401
+    blocked = browser.post("/login", {"username": "dave", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert "try again in" in blocked.text
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    other = browser.post("/login", {"username": "alice", "password": PASSWORD})
+    assert other.status_code == 303
+
+
+def test_nan_result_is_json_null(service, alice, alice_experiment):
+    status = alice.get(f"{alice_experiment}/status").json()
+    output_id = status["job"]["output"]
+    blob = service.storage / "outputs" / f"{output_id}.msgpack"
+    output = jobs.decode_output(blob.read_bytes())
+    original = blob.read_bytes()
+    result = output["result"]
+    result["epochs"][0]["train_loss"] = float("nan")
+    result["epochs"][0]["accuracy"] = float("inf")
+    blob.write_bytes(jobs.encode_output(result, output["weights"], output["device"]))
+    try:
+        download = alice.get(f"{alice_experiment}/result.json")
+        page = alice.get(alice_experiment).text
+    finally:
+        blob.write_bytes(original)
+    assert download.status_code == 200
+    assert "NaN" not in download.text
+    parsed = json.loads(download.text)
+    assert parsed["result"]["epochs"][0]["train_loss"] is None
+    assert parsed["result"]["epochs"][0]["accuracy"] is None
+    chart_data = re.search(r'id="chart-data">([^<]*)<', page).group(1)
+    assert "NaN" not in chart_data
+    assert "Infinity" not in chart_data
+    json.loads(chart_data)

@@ -22,6 +22,7 @@ import os
 import pathlib
 import urllib.parse
 
+from aihw_jax.cloud.api import API_PREFIX
 from aihw_jax.errors import ConfigError, CredentialsError
 
 __all__ = [
@@ -125,7 +126,12 @@ def _check_url(url: str, source: str) -> str:
             "passwords, a query or a fragment; give only scheme, host, port "
             "and path."
         )
-    return url.rstrip("/")
+    base = url.rstrip("/")
+    # The client adds the API prefix itself; a URL that ends with it, as
+    # copied from an API route, would otherwise get it twice.
+    if base.endswith(API_PREFIX):
+        base = base.removesuffix(API_PREFIX).rstrip("/")
+    return base
 
 
 def _describe_url(url: str) -> str:

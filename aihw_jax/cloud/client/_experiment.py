@@ -6,6 +6,7 @@ import datetime
 import enum
 import logging
 import time
+import urllib.parse
 from typing import Any
 
 from aihw_jax.cloud import api
@@ -15,6 +16,11 @@ from aihw_jax.errors import CloudError, ExperimentStatusError
 __all__ = ["CloudExperiment", "CloudJobStatus"]
 
 logger = logging.getLogger(__name__)
+
+
+def _quoted(record_id: str) -> str:
+    """Return ``record_id`` escaped as one URL path segment."""
+    return urllib.parse.quote(record_id, safe="")
 
 
 class CloudJobStatus(enum.Enum):
@@ -141,11 +147,11 @@ class CloudExperiment:
         if self._last_status.finished:
             return self._last_status
         if self.job_id is None:
-            self._update(self._session.get(f"experiments/{self.id}"))
+            self._update(self._session.get(f"experiments/{_quoted(self.id)}"))
         if self.job_id is None:
             self._last_status = CloudJobStatus.UNKNOWN
             return self._last_status
-        self._update_job(self._session.get(f"jobs/{self.job_id}"))
+        self._update_job(self._session.get(f"jobs/{_quoted(self.job_id)}"))
         return self._last_status
 
     def wait(
@@ -200,6 +206,11 @@ class CloudExperiment:
         status = self.status()
         if status == CloudJobStatus.COMPLETED:
             return
+        if status == CloudJobStatus.UNKNOWN:
+            raise ExperimentStatusError(
+                f"Cannot {action} of experiment {self.id}: it has no job yet, "
+                "so it has no result; submit it again."
+            )
         message = f"Cannot {action} of experiment {self.id}: its job is {status.name}"
         if status == CloudJobStatus.FAILED:
             message += f" ({self._message or 'the service gave no reason'})"
@@ -217,7 +228,7 @@ class CloudExperiment:
                     f"The service reports experiment {self.id} as completed but "
                     "returned no output id."
                 )
-            link = self._session.get(f"outputs/{self._output_id}/file")
+            link = self._session.get(f"outputs/{_quoted(self._output_id)}/file")
             data = self._session.download(_link_url(link))
             self._output = jobs.decode_output(data)
         return self._output
@@ -259,12 +270,12 @@ class CloudExperiment:
             from aihw_jax.cloud import codec
 
             if self.input_id is None:
-                self._update(self._session.get(f"experiments/{self.id}"))
+                self._update(self._session.get(f"experiments/{_quoted(self.id)}"))
             if self.input_id is None:
                 raise ExperimentStatusError(
                     f"Experiment {self.id} has no uploaded input; submit it again."
                 )
-            link = self._session.get(f"inputs/{self.input_id}/file")
+            link = self._session.get(f"inputs/{_quoted(self.input_id)}/file")
             data = self._session.download(_link_url(link))
             decoded = codec.decode_experiment(data, trusted=trusted)
             if trusted:

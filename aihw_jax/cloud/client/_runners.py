@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import urllib.parse
 from typing import Any, Self
 
 from aihw_jax import serialization
@@ -283,7 +284,10 @@ class _CloudRunnerBase:
             ApiResponseError: with status 404 if no experiment of the caller
                 has this id.
         """
-        return CloudExperiment(self.session, self.session.get(f"experiments/{id_}"))
+        return CloudExperiment(
+            self.session,
+            self.session.get(f"experiments/{urllib.parse.quote(id_, safe='')}"),
+        )
 
 
 class CloudRunner(_CloudRunnerBase):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import pathlib
 import sys
 from collections.abc import Callable
@@ -66,7 +67,10 @@ def add_commands(subparsers: Any) -> None:
     commands.required = True
 
     list_parser = commands.add_parser(
-        "list", help="list your experiments, newest first"
+        "list",
+        help="list your experiments, newest first",
+        description="List your experiments on the service, newest first: id, "
+        "category, job status, creation time (UTC) and name.",
     )
     _add_connection_options(list_parser)
     list_parser.add_argument(
@@ -134,7 +138,7 @@ def _list_command(args: argparse.Namespace) -> int:
     with _runner(args) as runner:
         rows = [_summary(handle) for handle in runner.list_experiments()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, allow_nan=False))
         return 0
     if not rows:
         print("No experiments.")
@@ -160,12 +164,26 @@ def _show_command(args: argparse.Namespace) -> int:
 def _result_command(args: argparse.Namespace) -> int:
     with _runner(args) as runner:
         result = runner.get_cloud_experiment(args.id).get_result()
-    text = json.dumps(result, indent=2) + "\n"
+    text = json.dumps(_finite_or_null(result), indent=2, allow_nan=False) + "\n"
     if args.output:
         pathlib.Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _finite_or_null(value: Any) -> Any:
+    """Return ``value`` with NaN and infinities replaced by ``None``.
+
+    ``json.dumps`` would write them as ``NaN``/``Infinity``, which is not JSON.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

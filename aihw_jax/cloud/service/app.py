@@ -38,6 +38,7 @@ from aihw_jax.cloud.service.errors import (
     status_of,
 )
 from aihw_jax.cloud.service.executor import JobExecutor
+from aihw_jax.cloud.service.limits import NewTokenNotices, SignInLimiter
 from aihw_jax.cloud.service.middleware import (
     BLOB_PREFIX,
     DRAIN_LIMIT_BYTES,
@@ -53,6 +54,7 @@ from aihw_jax.cloud.service.schemas import (
     job_record,
 )
 from aihw_jax.cloud.service.storage import BlobStore
+from aihw_jax.cloud.service.validation import is_possible_id, short_id
 from aihw_jax.errors import AihwError
 
 __all__ = ["ServiceState", "create_app"]
@@ -71,6 +73,8 @@ class ServiceState:
     signer: auth.Signer
     executor: JobExecutor | None
     upload_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    sign_in_limiter: SignInLimiter = dataclasses.field(default_factory=SignInLimiter)
+    new_tokens: NewTokenNotices = dataclasses.field(default_factory=NewTokenNotices)
 
 
 def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
@@ -194,9 +198,11 @@ UserDep = Annotated[str, Depends(_current_user)]
 
 
 def _owned_experiment(session: Session, experiment_id: str, user_id: str) -> Experiment:
-    experiment = session.get(Experiment, experiment_id)
+    experiment = None
+    if is_possible_id(experiment_id):
+        experiment = session.get(Experiment, experiment_id)
     if experiment is None or experiment.owner_id != user_id:
-        raise NotFound(f"Experiment {experiment_id!r} not found.")
+        raise NotFound(f"Experiment {short_id(experiment_id)} not found.")
     return experiment
 
 
@@ -326,13 +332,13 @@ def _create_input(
 
 
 def _owned_input(session: Session, input_id: str, user_id: str) -> Input:
-    input_record = session.get(Input, input_id)
+    input_record = session.get(Input, input_id) if is_possible_id(input_id) else None
     if (
         input_record is None
         or input_record.experiment.owner_id != user_id
         or input_record.uploaded_at is None
     ):
-        raise NotFound(f"Input {input_id!r} not found.")
+        raise NotFound(f"Input {short_id(input_id)} not found.")
     return input_record
 
 
@@ -399,9 +405,9 @@ def _get_job(
     user_id: UserDep,
 ) -> dict[str, Any]:
     """Return one of the caller's jobs."""
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id) if is_possible_id(job_id) else None
     if job is None or job.experiment.owner_id != user_id:
-        raise NotFound(f"Job {job_id!r} not found.")
+        raise NotFound(f"Job {short_id(job_id)} not found.")
     return job_record(job)
 
 
@@ -412,9 +418,11 @@ def _output_url(
     user_id: UserDep,
 ) -> dict[str, str]:
     """Return a signed download URL of a job output."""
-    job = session.scalar(select(Job).where(Job.output_id == output_id))
+    job = None
+    if is_possible_id(output_id):
+        job = session.scalar(select(Job).where(Job.output_id == output_id))
     if job is None or job.experiment.owner_id != user_id:
-        raise NotFound(f"Output {output_id!r} not found.")
+        raise NotFound(f"Output {short_id(output_id)} not found.")
     return {"url": _signed_url(request, "GET", f"{BLOB_PREFIX}outputs/{output_id}")}
 
 
@@ -466,7 +474,7 @@ def _store_input(state: ServiceState, input_id: str, data: bytes) -> dict[str, A
     with state.sessions() as session:
         input_record = session.get(Input, input_id)
         if input_record is None:
-            raise NotFound(f"Input {input_id!r} not found.")
+            raise NotFound(f"Input {short_id(input_id)} not found.")
         if input_record.uploaded_at is not None:
             raise Conflict(f"Input {input_id!r} was already uploaded.")
         category = input_record.experiment.category

@@ -115,7 +115,8 @@ class Signer:
         except ValueError:
             raise InvalidCredentials("URL has an invalid `expires` value.") from None
         expected = self._url_signature(method, path, expiry)
-        if not hmac.compare_digest(expected, signature):
+        # compare_digest raises TypeError for non-ASCII str, so compare bytes.
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise InvalidCredentials("URL signature is invalid.")
         if expiry < time.time():
             raise InvalidCredentials("URL has expired: request a new one from the API.")

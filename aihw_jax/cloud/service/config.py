@@ -8,6 +8,7 @@ import pathlib
 import secrets
 
 __all__ = [
+    "DB_FILE_NAME",
     "DEFAULT_STORAGE",
     "SECRET_FILE_NAME",
     "ServiceConfig",
@@ -18,13 +19,16 @@ __all__ = [
 DEFAULT_STORAGE = pathlib.Path("aihw-jax-data")
 """Blob directory used when ``--storage`` is not given, relative to the cwd."""
 
+DB_FILE_NAME = "aihw-jax.db"
+"""Name of the default SQLite database inside the storage directory."""
+
 SECRET_FILE_NAME = "secret.key"
 """Name of the server secret inside the storage directory."""
 
 
 def default_db_url(storage: pathlib.Path) -> str:
     """Return the URL of the SQLite database kept inside ``storage``."""
-    return f"sqlite:///{(storage / 'aihw-jax.db').resolve()}"
+    return f"sqlite:///{(storage / DB_FILE_NAME).resolve()}"
 
 
 def load_secret(path: pathlib.Path) -> bytes:

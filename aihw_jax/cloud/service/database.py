@@ -24,8 +24,16 @@ def make_engine(url: str) -> Engine:
     The service writes from request threads and from the job watcher at the
     same time, so SQLite must wait for its lock instead of failing at once.
     """
+    # hide_parameters keeps SQL parameters (token hashes, names) out of the
+    # messages of database errors, which the service logs.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=40)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=20,
+            max_overflow=40,
+            hide_parameters=True,
+        )
     # A pool as large as the request thread pool (40) plus the watcher, so
     # that requests wait for the SQLite lock and not for a pooled connection.
     engine = create_engine(
@@ -33,6 +41,7 @@ def make_engine(url: str) -> Engine:
         connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=50,
         max_overflow=10,
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

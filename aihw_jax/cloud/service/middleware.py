@@ -69,7 +69,7 @@ class RequestMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_JSON_BYTES:
-                await self._reject_too_large(receive, send)
+                await self._reject_too_large(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -87,7 +87,7 @@ class RequestMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _reject_too_large(receive, send) -> None:
+    async def _reject_too_large(scope, receive, send) -> None:
         # Read on (up to a bound) so that a client still sending its body
         # gets the answer instead of a reset connection.
         drained = 0
@@ -96,9 +96,12 @@ class RequestMiddleware:
             drained += len(message.get("body", b""))
             if message["type"] != "http.request" or not message.get("more_body"):
                 break
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        form_types = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+        kind = "a form" if content_type.startswith(form_types) else "JSON requests"
         detail = (
             f"Request body is larger than the {MAX_JSON_BYTES} bytes allowed for "
-            "JSON requests."
+            f"{kind}."
         )
         payload = json.dumps({"detail": detail}).encode()
         headers = [

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aihw_jax.cloud.service.models import Experiment, Job
+from aihw_jax.cloud.service.validation import control_character_problem
 
 __all__ = [
     "ExperimentCreate",
@@ -34,6 +35,13 @@ class ExperimentCreate(BaseModel):
     model_config = _STRICT
     name: str = Field(min_length=1, max_length=200)
     category: Literal["train", "inference"]
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        if problem := control_character_problem(name, "Experiment name"):
+            raise ValueError(problem)
+        return name
 
 
 class InputCreate(BaseModel):

@@ -16,13 +16,13 @@ class BlobStore:
 
     A blob is written to a temporary file in the same directory, flushed to
     disk and renamed into place, so a reader or a crash never sees half a
-    blob.
+    blob. New directories get mode 0700 and blobs mode 0600 (``mkstemp``).
     """
 
     def __init__(self, root: pathlib.Path) -> None:
         self.root = root
         for kind in KINDS:
-            (root / kind).mkdir(parents=True, exist_ok=True)
+            (root / kind).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def path(self, kind: str, blob_id: str) -> pathlib.Path:
         """Return the file of blob ``blob_id`` of ``kind`` (``inputs``/``outputs``)."""

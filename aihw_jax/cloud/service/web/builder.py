@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aihw_jax.cloud import converter
+from aihw_jax.cloud.service.validation import control_character_problem
 from aihw_jax.errors import AihwError
 
 __all__ = [
@@ -207,6 +208,8 @@ def build(form: dict[str, str]) -> BuildResult:
     name = form.get("name", "").strip()
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
         errors["name"] = f"Enter a name of 1 to {MAX_NAME_LENGTH} characters."
+    elif problem := control_character_problem(name, "Name"):
+        errors["name"] = problem
     category = _choice(form, "category", ("train", "inference"), errors)
     device = _choice(form, "device", ("cpu", "gpu"), errors)
     if category is None:

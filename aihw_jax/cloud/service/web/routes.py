@@ -31,7 +31,14 @@ from aihw_jax.cloud.service.schemas import (
     ExperimentCreate,
     InputCreate,
     JobCreate,
+    _iso,
     experiment_record,
+)
+from aihw_jax.cloud.service.validation import (
+    control_character_problem,
+    is_possible_id,
+    json_safe,
+    short_id,
 )
 from aihw_jax.cloud.service.web import accounts, builder, views
 
@@ -40,6 +47,7 @@ __all__ = ["PageError", "page_error_response", "router"]
 logger = logging.getLogger(__name__)
 
 TEMPLATES = Jinja2Templates(directory=pathlib.Path(__file__).parent / "templates")
+TEMPLATES.env.filters["iso_utc"] = _iso
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -116,7 +124,9 @@ async def _checked_form(request: Request) -> dict[str, str]:
     sent = fields.pop(accounts.CSRF_FIELD, "")
     secret = api._state(request).config.secret
     expected = accounts.csrf_token(secret, cookie) if cookie else ""
-    if not cookie or not sent or not hmac.compare_digest(expected, sent):
+    # compare_digest raises TypeError for non-ASCII str, so compare bytes.
+    valid = hmac.compare_digest(expected.encode(), sent.encode())
+    if not cookie or not sent or not valid:
         logger.warning(
             "Rejected a form post to %s without a valid CSRF token", request.url.path
         )
@@ -236,6 +246,8 @@ def _signup(
         errors["password"] = problem
     elif form.get("password_repeat", "") != password:
         errors["password_repeat"] = "The two passwords differ."
+    if not errors and accounts.find_user(session, name) is not None:
+        errors["username"] = "This user name is taken; choose another."
     if not errors:
         user = User(name=name, password_hash=accounts.hash_password(password))
         session.add(user)
@@ -272,15 +284,30 @@ def _login(
     request: Request, session: api.SessionDep, visitor: VisitorDep, form: FormDep
 ) -> Response:
     name = form.get("username", "").strip()
-    user = session.scalar(select(User).where(User.name == name))
+    address = request.client.host if request.client else ""
+    limiter = api._state(request).sign_in_limiter
+    context = {"form": {"username": name}, "next": form.get("next")}
+    retry_after = limiter.retry_after(name, address)
+    if retry_after:
+        logger.warning("Rejected a web sign-in after repeated failures")
+        context["error"] = (
+            "Too many failed sign-ins for this user name or address; try again "
+            f"in {retry_after} s."
+        )
+        response = _render(request, visitor, "login.html", context, status=429)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+    user = None
+    if control_character_problem(name, "User name") is None:
+        user = accounts.find_user(session, name)
     if not accounts.verify_password(user, form.get("password", "")):
+        limiter.record_failure(name, address)
         logger.info("A web sign-in failed")
-        context = {
-            "error": "Wrong user name or password.",
-            "form": {"username": name},
-            "next": form.get("next"),
-        }
+        context["error"] = "Wrong user name or password."
         return _render(request, visitor, "login.html", context, status=401)
+    if accounts.password_needs_rehash(user):
+        user.password_hash = accounts.hash_password(form["password"])
+        session.commit()
     accounts.end_session(session, request.cookies.get(accounts.SESSION_COOKIE))
     logger.info("User %s signed in", user.id)
     return _start_session(request, session, user, _safe_next(form.get("next")))
@@ -304,7 +331,10 @@ def _token_rows(session: Session, user: User) -> list[ApiToken]:
 def _account(
     request: Request, session: api.SessionDep, visitor: VisitorDep, user: UserDep
 ) -> Response:
+    notice = api._state(request).new_tokens.take(accounts.session_key(visitor.cookie))
     context = {"tokens": _token_rows(session, user), "new_token": None, "errors": {}}
+    if notice is not None:
+        context["new_token_name"], context["new_token"] = notice
     return _render(request, visitor, "account.html", context)
 
 
@@ -316,20 +346,20 @@ def _create_token(
     user: UserDep,
     form: FormDep,
 ) -> Response:
+    """Create a token and redirect to the account page, which shows it once."""
     name = form.get("name", "").strip()
-    errors, new_token = {}, None
+    errors = {}
     if not 1 <= len(name) <= 200:
         errors["name"] = "Enter a token name of 1 to 200 characters."
-    else:
-        new_token = accounts.create_api_token(session, user, name)
-    context = {
-        "tokens": _token_rows(session, user),
-        "new_token": new_token,
-        "new_token_name": name,
-        "errors": errors,
-    }
-    status = 422 if errors else 200
-    return _render(request, visitor, "account.html", context, status=status)
+    elif problem := control_character_problem(name, "Token name"):
+        errors["name"] = problem
+    if errors:
+        context = {"tokens": _token_rows(session, user), "errors": errors}
+        return _render(request, visitor, "account.html", context, status=422)
+    new_token = accounts.create_api_token(session, user, name)
+    notices = api._state(request).new_tokens
+    notices.put(accounts.session_key(visitor.cookie), name, new_token)
+    return _redirect("/account")
 
 
 @router.post("/account/tokens/{token_id}/revoke")
@@ -337,8 +367,10 @@ def _revoke_token(
     token_id: str, session: api.SessionDep, user: UserDep, form: FormDep
 ) -> Response:
     del form  # checked for its CSRF token only
-    if not accounts.revoke_api_token(session, user, token_id):
-        raise PageError(404, "Not found", f"API token {token_id!r} not found.")
+    known = is_possible_id(token_id)
+    if not known or not accounts.revoke_api_token(session, user, token_id):
+        message = f"API token {short_id(token_id)} not found."
+        raise PageError(404, "Not found", message)
     return _redirect("/account")
 
 
@@ -427,7 +459,8 @@ def _experiment_page(
     charts = []
     if job is not None and job.output_id is not None:
         output = _decoded_output(state, job.output_id)
-        charts = views.chart_specs(experiment.category, output["result"])
+        # Non-finite values become null, which JSON allows and the charts skip.
+        charts = json_safe(views.chart_specs(experiment.category, output["result"]))
     context = {
         "experiment": record,
         "configuration": configuration,
@@ -468,9 +501,8 @@ def _completed_output(
     experiment = _owned(session, experiment_id, user)
     job = _latest_job(session, experiment)
     if job is None or job.output_id is None:
-        raise PageError(
-            404, "No result", f"Experiment {experiment_id!r} has no result yet."
-        )
+        message = f"Experiment {short_id(experiment_id)} has no result yet."
+        raise PageError(404, "No result", message)
     return _decoded_output(api._state(request), job.output_id)
 
 
@@ -479,9 +511,8 @@ def _download_result(
     experiment_id: str, request: Request, session: api.SessionDep, user: UserDep
 ) -> Response:
     output = _completed_output(request, session, experiment_id, user)
-    body = json.dumps(
-        {"result": output["result"], "device": output["device"]}, indent=1
-    )
+    record = json_safe({"result": output["result"], "device": output["device"]})
+    body = json.dumps(record, indent=1, allow_nan=False)
     return Response(
         body,
         media_type="application/json",

@@ -14,8 +14,14 @@
     if (!container || typeof uPlot === "undefined") {
       return;
     }
+    // The service writes NaN and infinities as null. uPlot leaves a gap at a
+    // null y value, but cannot place a point without x, so drop those.
+    var keep = spec.x.map(function (x) { return x !== null; });
+    function kept(values) {
+      return values.filter(function (value, index) { return keep[index]; });
+    }
     var series = [{label: spec.x_label}];
-    var data = [spec.x];
+    var data = [kept(spec.x)];
     spec.series.forEach(function (line, index) {
       series.push({
         label: line.label,
@@ -24,7 +30,7 @@
         dash: line.dash ? [line.dash, line.dash] : undefined,
         points: {show: true, size: 6},
       });
-      data.push(line.values);
+      data.push(kept(line.values));
     });
     var options = {
       width: Math.min(640, container.clientWidth || 640),
@@ -36,7 +42,7 @@
     var plot = new uPlot(options, data, container);
     container.dataset.drawn = "true";
     window.aihwCharts.push({
-      id: spec.id, points: spec.x.length, series: spec.series, plot: plot,
+      id: spec.id, points: data[0].length, series: spec.series, plot: plot,
     });
   }
 
