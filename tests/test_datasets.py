@@ -416,7 +416,7 @@ def upstream_archive(debian_file: pathlib.Path) -> bytes:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base signature
+    def log_message(self, format, *args):
         pass
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Iterator
+from typing import ClassVar
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -68,7 +69,7 @@ class AihwFashionMnist(tfds.core.GeneratorBasedBuilder):
 
     name = BUILDER_NAME
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
         "1.0.0": "Raw uint8 images in upstream order, from verified archives.",
     }
 
