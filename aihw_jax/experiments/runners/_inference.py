@@ -8,6 +8,7 @@ import logging
 import os
 import pathlib
 import time
+import types
 from typing import Any
 
 import jax
@@ -17,6 +18,7 @@ from jax import lax
 
 from aihw_jax.errors import ConfigError, DatasetError
 from aihw_jax.experiments._inferencing import BasicInferencing
+from aihw_jax.experiments._training import init_model_variables
 from aihw_jax.experiments.runners._local import resolve_device
 from aihw_jax.experiments.templates import SHIPPED_TEMPLATES, read_template
 from aihw_jax.nn import drift_analog_weights, program_analog_weights
@@ -28,11 +30,14 @@ logger = logging.getLogger(__name__)
 
 EVAL_CHUNK = 500
 """Most test images per step of the evaluation scan."""
-IMAGES_IN_FLIGHT = 4000
-"""Test images evaluated at once over the repeats and times of one call.
+TRACED_BYTES_IN_FLIGHT = 128e9
+"""Bound on the traced intermediate bytes of the images evaluated in one call.
 
-It bounds the memory: the LeNet-5 of the shipped template needs about
-0.8 MB per image evaluation on the CPU, so 4000 take about 3 GB.
+The traced bytes of a forward are the summed sizes of every intermediate
+array in its jaxpr. XLA reuses buffers: on a CPU the peak memory of an
+evaluation call was about 1/40 of its traced bytes, for the documented
+3-layer network (1.5 MB traced per image) and the shipped LeNet-5 (32 MB
+per image) alike, so this bound keeps a call near 3 GB.
 """
 REPEATS_PER_CALL = 16
 """Repeats evaluated together in one vmapped call (bounds the memory)."""
@@ -88,15 +93,52 @@ def load_template(experiment: BasicInferencing) -> dict[str, Any] | None:
     return experiment.load_weights(data)
 
 
-def chunk_size(count: int, n_times: int) -> int:
+def chunk_size(count: int, n_times: int, bytes_per_image: float) -> int:
     """Images per scan step, for up to REPEATS_PER_CALL repeats of ``n_times`` times.
 
-    The size does not depend on how many repeats a call holds, so the read
-    noise of every image (drawn per chunk) is the same in a sweep and in a
-    single run with the same keys.
+    ``bytes_per_image`` are the traced bytes of one image's forward (see
+    :data:`TRACED_BYTES_IN_FLIGHT`). The size does not depend on how many
+    repeats a call holds, so the read noise of every image (drawn per
+    chunk) is the same in a sweep and in a single run with the same keys.
     """
-    parallel = REPEATS_PER_CALL * max(n_times, 1)
-    return max(1, min(EVAL_CHUNK, count, IMAGES_IN_FLIGHT // parallel))
+    parallel = REPEATS_PER_CALL * max(n_times, 1) * max(bytes_per_image, 1.0)
+    return max(1, min(EVAL_CHUNK, count, int(TRACED_BYTES_IN_FLIGHT // parallel)))
+
+
+@functools.lru_cache(maxsize=8)
+def traced_bytes_per_image(model: Any, image_shape: tuple[int, ...]) -> float:
+    """Summed sizes of the intermediate arrays of ``model``'s forward, per image.
+
+    Traces (does not run) the evaluation forward on 8 images with weights
+    of the right shapes.
+    """
+    images = 8
+    data = types.SimpleNamespace(image_shape=image_shape)
+    variables = jax.eval_shape(
+        lambda: init_model_variables(model, data, jax.random.key(0))
+    )
+    x = jax.ShapeDtypeStruct((images, *image_shape), jnp.float32)
+
+    def forward(variables, x):
+        return model.apply(variables, x, rngs={"noise": jax.random.key(0)})
+
+    jaxpr = jax.make_jaxpr(forward)(variables, x)
+    return _jaxpr_bytes(jaxpr.jaxpr) / images
+
+
+def _jaxpr_bytes(jaxpr: Any) -> int:
+    total = 0
+    for equation in jaxpr.eqns:
+        for var in equation.outvars:
+            aval = var.aval
+            if hasattr(aval, "shape") and hasattr(aval, "dtype"):
+                total += int(np.prod(aval.shape)) * aval.dtype.itemsize
+        for value in equation.params.values():
+            for inner in value if isinstance(value, (list, tuple)) else (value,):
+                inner = getattr(inner, "jaxpr", inner)
+                if hasattr(inner, "eqns"):
+                    total += _jaxpr_bytes(inner)
+    return total
 
 
 def call_groups(total: int) -> list[tuple[np.ndarray, int]]:
@@ -254,7 +296,12 @@ def prepare(experiment, seed, dataset_root, max_elements, variables):
     variables = resolve_variables(experiment, seed, variables)
     _, run_key = jax.random.split(jax.random.key(seed))
     repeat_keys = jax.random.split(run_key, experiment.inference_repeats)
-    size = chunk_size(images.shape[0], len(experiment.times()))
+    image_shape = tuple(getattr(experiment.dataset, "image_shape", images.shape[1:]))
+    try:
+        per_image = traced_bytes_per_image(experiment.model, image_shape)
+    except TypeError:  # an unhashable model: trace without the cache
+        per_image = traced_bytes_per_image.__wrapped__(experiment.model, image_shape)
+    size = chunk_size(images.shape[0], len(experiment.times()), per_image)
     return _batched(images, labels, size), images.shape[0], variables, repeat_keys
 
 
