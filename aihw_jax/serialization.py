@@ -38,7 +38,17 @@ SAVED_COLLECTIONS = ("params", "analog", "batch_stats")
 
 
 def dump_envelope(kind: str, payload: bytes) -> bytes:
-    """Wrap ``payload`` bytes in a checksummed envelope of the given ``kind``."""
+    """Wrap ``payload`` bytes in a checksummed envelope of the given ``kind``.
+
+    Examples:
+        >>> data = dump_envelope("notes", b"hello")
+        >>> load_envelope(data, "notes")
+        b'hello'
+        >>> load_envelope(data[:-1], "notes")
+        Traceback (most recent call last):
+        ...
+        aihw_jax.errors.SerializationError: Data is not a msgpack envelope: ...
+    """
     digest = hashlib.sha256(payload).hexdigest()
     envelope = {
         "format": FORMAT,

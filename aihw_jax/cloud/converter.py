@@ -252,6 +252,19 @@ def rpu_config_from_info(
 
     Raises:
         ConfigError: if an info dict is invalid, or ``base`` is not one of the three.
+
+    Examples:
+        >>> analog = {"output_noise_strength": 0.04, "adc": 9, "dac": 7}
+        >>> noise = {"device_id": "pcm", "programming_noise_scale": 1.1,
+        ...          "read_noise_scale": 1.2, "drift_scale": 1.3,
+        ...          "drift_compensation": True, "poly_constant_coef": 0.2635,
+        ...          "poly_first_order_coef": 1.965,
+        ...          "poly_second_order_coef": -1.1731}
+        >>> config = rpu_config_from_info(analog, noise)
+        >>> config.forward.out_noise, config.forward.out_res == 1 / 510
+        (0.04, True)
+        >>> type(config.noise_model).__name__, config.noise_model.prog_noise_scale
+        ('PCMLikeNoiseModel', 1.1)
     """
     analog, noise = check_info(analog_info, noise_model_info)
     return _convert(_base_factory(base)(), analog, noise)

@@ -83,7 +83,17 @@ class BasicInferencing:
         return loss() if isinstance(loss, type) else loss
 
     def times(self) -> np.ndarray:
-        """Return the time points in seconds: 0, then 9 log-spaced values from 1 s."""
+        """Return the time points in seconds: 0, then 9 log-spaced values from 1 s.
+
+        Examples:
+            >>> from aihw_jax.datasets import FashionMNIST
+            >>> from aihw_jax.nn import AnalogLinear
+            >>> study = BasicInferencing(
+            ...     dataset=FashionMNIST, model=AnalogLinear(784, 10),
+            ...     inference_time=1e4)
+            >>> study.times().round(1).tolist()
+            [0.0, 1.0, 3.2, 10.0, 31.6, 100.0, 316.2, 1000.0, 3162.3, 10000.0]
+        """
         last = float(self.inference_time)
         return np.concatenate(
             [[0.0], np.logspace(0.0, np.log10(last), N_INFERENCE_TIMES - 1)]
