@@ -36,7 +36,11 @@
       width: Math.min(640, container.clientWidth || 640),
       height: 300,
       scales: {x: spec.log_x ? {time: false, distr: 3, log: 10} : {time: false}},
-      axes: [{label: spec.x_label}, {label: spec.y_label}],
+      // Epochs are whole numbers: no ticks between them.
+      axes: [
+        {label: spec.x_label, incrs: spec.log_x ? undefined : [1, 2, 5, 10, 20, 50]},
+        {label: spec.y_label},
+      ],
       series: series,
     };
     var plot = new uPlot(options, data, container);
