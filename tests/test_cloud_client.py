@@ -12,6 +12,7 @@ import socket
 
 import pytest
 import requests
+from _cloud_info import ANALOG_INFO, NOISE_MODEL_INFO
 
 from aihw_jax.cloud.client import (
     DEFAULT_API_URL,
@@ -373,19 +374,6 @@ def _small_inference_experiment():
         Flatten(), AnalogLinear(784, 10, rpu_config=InferenceRPUConfig())
     )
     return BasicInferencing(dataset=FashionMNIST, model=model)
-
-
-ANALOG_INFO = {"output_noise_strength": 0.04, "adc": 9, "dac": 7}
-NOISE_MODEL_INFO = {
-    "device_id": "pcm",
-    "programming_noise_scale": 1.1,
-    "read_noise_scale": 1.2,
-    "drift_scale": 1.3,
-    "drift_compensation": True,
-    "poly_first_order_coef": 1.965,
-    "poly_second_order_coef": -1.1731,
-    "poly_constant_coef": 0.2635,
-}
 
 
 @pytest.mark.parametrize(

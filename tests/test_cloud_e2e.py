@@ -16,6 +16,7 @@ import sys
 import jax
 import numpy as np
 import pytest
+from _cloud_info import ANALOG_INFO, NOISE_MODEL_INFO
 from _service import start_service
 
 from aihw_jax.cloud.client import CloudExperiment, CloudJobStatus
@@ -36,19 +37,6 @@ from aihw_jax.simulator.configs import InferenceRPUConfig
 SAMPLES = 200
 SEED = 7
 JOB_TIMEOUT_S = 150
-ANALOG_INFO = {"output_noise_strength": 0.04, "adc": 9, "dac": 7}
-NOISE_MODEL_INFO = {
-    "device_id": "pcm",
-    "programming_noise_scale": 1.1,
-    "read_noise_scale": 1.2,
-    "drift_scale": 1.3,
-    "drift_compensation": True,
-    "poly_first_order_coef": 1.965,
-    "poly_second_order_coef": -1.1731,
-    "poly_constant_coef": 0.2635,
-    "drift_mean": 7.7,
-    "drift_std": 8.8,
-}
 
 
 def _training_experiment() -> BasicTraining:

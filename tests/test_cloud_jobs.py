@@ -9,6 +9,7 @@ import re
 import jax
 import msgpack
 import pytest
+from _cloud_info import ANALOG_INFO, NOISE_MODEL_INFO
 
 from aihw_jax import serialization
 from aihw_jax.cloud import codec, converter, jobs
@@ -39,19 +40,6 @@ from aihw_jax.simulator.presets.web import (
     WebComposerInferenceRPUConfig,
 )
 
-ANALOG_INFO = {"output_noise_strength": 0.04, "adc": 9, "dac": 7}
-NOISE_MODEL_INFO = {
-    "device_id": "pcm",
-    "programming_noise_scale": 1.1,
-    "read_noise_scale": 1.2,
-    "drift_scale": 1.3,
-    "drift_compensation": True,
-    "poly_first_order_coef": 1.965,
-    "poly_second_order_coef": -1.1731,
-    "poly_constant_coef": 0.2635,
-    "drift_mean": 7.7,
-    "drift_std": 8.8,
-}
 GENERIC_INFO = {**NOISE_MODEL_INFO, "device_id": "generic", "drift_compensation": False}
 
 
