@@ -62,10 +62,10 @@ class ExperimentStatusError(CloudError):
 
 
 class ApiResponseError(CloudError):
-    """The service answered with an error status.
+    """The service responded with an error status.
 
     Attributes:
-        status_code: the HTTP status of the answer.
+        status_code: the HTTP status of the response.
     """
 
     def __init__(self, message: str, status_code: int) -> None:

@@ -35,7 +35,7 @@ __all__ = [
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 API = "/api/v1"
 START_TIMEOUT_S = 180.0
-"""Seconds to wait for the service to answer; start-up includes the Dask cluster."""
+"""Seconds to wait for the service to respond; start-up includes the Dask cluster."""
 
 
 def free_port() -> int:
@@ -93,7 +93,7 @@ class ServiceProcess:
         return [sys.executable, "-m", "aihw_jax.cli", *args, *common]
 
     def start(self) -> None:
-        """Start the service and wait until its health route answers."""
+        """Start the service and wait until its health route responds."""
         command = self._cli(
             "serve",
             "--host",
@@ -211,7 +211,7 @@ def start_service(
     workers: int = 1,
     extra_args: Sequence[str] = (),
 ) -> ServiceProcess:
-    """Start a service with storage in ``tmp_path`` and return it once it answers."""
+    """Start a service with storage in ``tmp_path`` and return it once it responds."""
     storage = tmp_path / "storage"
     process = ServiceProcess(storage, db_url, workers=workers, extra_args=extra_args)
     process.start()

@@ -10,6 +10,7 @@ import flax.linen as nn
 import msgpack
 import numpy as np
 import pytest
+from _cloud_info import ANALOG_INFO, NOISE_MODEL_INFO
 
 from aihw_jax import serialization
 from aihw_jax.cloud import codec
@@ -36,20 +37,6 @@ from aihw_jax.simulator.configs import (
     InferenceRPUConfig,
     SingleRPUConfig,
 )
-
-ANALOG_INFO = {"output_noise_strength": 0.04, "adc": 9, "dac": 7}
-NOISE_MODEL_INFO = {
-    "device_id": "pcm",
-    "programming_noise_scale": 1.1,
-    "read_noise_scale": 1.2,
-    "drift_scale": 1.3,
-    "drift_compensation": True,
-    "poly_first_order_coef": 1.965,
-    "poly_second_order_coef": -1.1731,
-    "poly_constant_coef": 0.2635,
-    "drift_mean": 7.7,
-    "drift_std": 8.8,
-}
 
 
 def _small_model(config=None):
@@ -607,7 +594,7 @@ def test_uploads_reject_models_too_large_in_total():
         Flatten(), AnalogLinear(784, 8192), *layers, AnalogLinear(8192, 10)
     )
     data = codec.encode_experiment(BasicTraining(dataset=FashionMNIST, model=model))
-    with pytest.raises(ConfigError, match=r"holds \d+ numbers.*at most 16777216"):
+    with pytest.raises(ConfigError, match=r"contains \d+ numbers.*at most 16777216"):
         codec.decode_experiment(data)
     # Trusted data (a local file) is not limited.
     assert codec.decode_experiment(data, trusted=True).category == "train"

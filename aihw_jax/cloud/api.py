@@ -34,7 +34,7 @@ device, ``ran_on`` the one used, ``message`` the failure reason or a note
 completed. Times are ISO 8601 in UTC. Signed URLs carry ``expires`` (Unix
 time) and ``signature`` query parameters and need no JWT.
 
-Errors answer ``{"detail": message}`` with a 4xx or 5xx status.
+Errors return ``{"detail": message}`` with a 4xx or 5xx status.
 """
 
 from __future__ import annotations

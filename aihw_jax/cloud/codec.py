@@ -76,7 +76,7 @@ MAX_BATCH_SIZE = 10000
 MAX_INFERENCE_REPEATS = 256
 """Largest ``inference_repeats`` of an inference experiment."""
 MAX_VARIABLES = 16 * 1024 * 1024
-"""Most numbers in a model's variables (weights, tile state, biases): 64 MB."""
+"""Maximum count of numbers in a model's variables (weights, tile state, biases): 64 MB."""
 MAX_INFERENCE_TIME = 1e9
 """Largest ``inference_time``, in seconds."""
 
@@ -445,7 +445,7 @@ def _check_model_size(experiment: Any) -> None:
     total = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes))
     if total > MAX_VARIABLES:
         raise ConfigError(
-            f"The model holds {total} numbers in its variables; the service "
+            f"The model contains {total} numbers in its variables; the service "
             f"accepts at most {MAX_VARIABLES}. Use fewer or smaller layers."
         )
 

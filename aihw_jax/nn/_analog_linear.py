@@ -386,7 +386,7 @@ def _scaled_state(weight: jax.Array, mapping: Any) -> dict[str, Any]:
 
 
 def _input_range_params(config: Any) -> Any:
-    """The config's input-range parameters if the input range is on, else None."""
+    """Return the config's input-range parameters if the input range is on, else None."""
     if not isinstance(config, InferenceRPUConfig):
         return None
     params = config.pre_post.input_range

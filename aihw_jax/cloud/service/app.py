@@ -1,7 +1,7 @@
 """The FastAPI application: routes of :mod:`aihw_jax.cloud.api` and blob URLs.
 
 Every error leaves through :func:`_error_response`, which takes the status
-from :data:`aihw_jax.cloud.service.errors.STATUS_CODES` and answers
+from :data:`aihw_jax.cloud.service.errors.STATUS_CODES` and returns
 ``{"detail": message}``.
 """
 
@@ -109,9 +109,9 @@ def create_app(config: ServiceConfig, *, run_jobs: bool = True) -> FastAPI:
 
     app = FastAPI(title="aihw-jax Composer service", lifespan=lifespan)
     app.add_middleware(RequestMiddleware)
-    # Handlers of specific classes answer and keep the connection; only the
-    # catch-all for Exception runs in Starlette's outer layer, which re-raises
-    # to the server after answering 500.
+    # Handlers of specific classes respond and keep the connection open. Only
+    # the catch-all for Exception runs in Starlette's outer layer, which
+    # re-raises to the server after responding with 500.
     for error_class in (
         *STATUS_CODES,
         ServiceError,
@@ -314,7 +314,7 @@ def _create_input(
     """Create the input record of an experiment and return its upload URL.
 
     While nothing is uploaded, a repeated call returns the same input with a
-    fresh URL; after the upload it answers 409.
+    fresh URL; after the upload it responds with 409.
     """
     experiment = _owned_experiment(session, body.experiment, user_id)
     input_record = experiment.input

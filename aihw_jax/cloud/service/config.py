@@ -38,7 +38,7 @@ def load_secret(path: pathlib.Path) -> bytes:
     every client out and invalidates every URL handed out before.
 
     Raises:
-        ValueError: if the file exists but holds fewer than 32 bytes.
+        ValueError: if the file exists but contains fewer than 32 bytes.
     """
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -46,8 +46,8 @@ def load_secret(path: pathlib.Path) -> bytes:
         secret = path.read_bytes().strip()
         if len(secret) < 32:
             raise ValueError(
-                f"Secret file {path} holds {len(secret)} bytes; it needs at least "
-                "32. Delete it to have the service create a new one."
+                f"Secret file {path} is too short: {len(secret)} bytes, at least "
+                "32 are required. Delete it to have the service create a new one."
             ) from None
         return secret
     secret = secrets.token_hex(32).encode()

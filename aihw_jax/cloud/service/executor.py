@@ -9,7 +9,7 @@ Worker deaths: the embedded cluster sets ``allowed-failures`` to 0, so Dask
 raises ``KilledWorker`` at the first death and the service decides. A job is
 submitted once more after its first lost worker and fails after the second.
 An external scheduler applies its own ``allowed-failures`` (Dask's default
-is 3) before the service sees the error.
+is 3) before the service receives the error.
 """
 
 from __future__ import annotations

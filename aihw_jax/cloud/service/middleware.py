@@ -16,7 +16,7 @@ MAX_JSON_BYTES = 1024 * 1024
 """Largest JSON request body, in bytes; blob uploads have their own limit."""
 
 DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
-"""Most bytes of an oversized body read and discarded before answering 413."""
+"""Most bytes of an oversized body read and discarded before responding with 413."""
 
 BLOB_PREFIX = f"{API_PREFIX}/blobs/"
 """Path prefix of the signed blob routes, which stream their bodies."""
@@ -89,7 +89,7 @@ class RequestMiddleware:
     @staticmethod
     async def _reject_too_large(scope, receive, send) -> None:
         # Read on (up to a bound) so that a client still sending its body
-        # gets the answer instead of a reset connection.
+        # gets the response instead of a reset connection.
         drained = 0
         while drained < DRAIN_LIMIT_BYTES:
             message = await receive()

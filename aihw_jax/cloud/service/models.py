@@ -1,7 +1,7 @@
 """SQLAlchemy models of the service: users, API tokens, experiments, jobs.
 
 Browser sign-ins are :class:`WebSession` records, keyed by the sha256 digest
-of the session cookie, so the database never holds a usable cookie value.
+of the session cookie, so the database never contains a usable cookie value.
 
 Every identifier is a random UUID in hex, so ids of other users cannot be
 guessed. Times are timezone-aware UTC. The schema itself is created by the

@@ -15,7 +15,7 @@ class BlobStore:
     """Files ``<root>/<kind>/<id>.msgpack``, written atomically.
 
     A blob is written to a temporary file in the same directory, flushed to
-    disk and renamed into place, so a reader or a crash never sees half a
+    disk and renamed into place, so a reader or a crash never finds half a
     blob. New directories get mode 0700 and blobs mode 0600 (``mkstemp``).
     """
 

@@ -34,10 +34,12 @@ TRACED_BYTES_IN_FLIGHT = 128e9
 """Bound on the traced intermediate bytes of the images evaluated in one call.
 
 The traced bytes of a forward are the summed sizes of every intermediate
-array in its jaxpr. XLA reuses buffers: on a CPU the peak memory of an
-evaluation call was about 1/40 of its traced bytes, for the documented
-3-layer network (1.5 MB traced per image) and the shipped LeNet-5 (32 MB
-per image) alike, so this bound keeps a call near 3 GB.
+array in its jaxpr. Because XLA reuses buffers, the measured peak memory
+of a LeNet-5 evaluation call on a CPU was about 1/40 of its traced bytes
+(32 MB traced per image). This bound then keeps a call near 3 GB.
+
+NOTE: the 1/40 ratio was measured for LeNet-5 only and is an estimate for
+other networks (the documented 3-layer network traces 1.5 MB per image).
 """
 REPEATS_PER_CALL = 16
 """Repeats evaluated together in one vmapped call (bounds the memory)."""
@@ -145,8 +147,8 @@ def call_groups(total: int) -> list[tuple[np.ndarray, int]]:
     """Split ``total`` repeats into calls of REPEATS_PER_CALL: ``(indices, real)``.
 
     When there is more than one call, the last one is padded with copies of
-    its last index to the full size, so that every call has the same shape
-    and compiles once; only its first ``real`` results count.
+    its last index to the full size. Every call then has the same shape and
+    compiles once. Only the first ``real`` results of a call count.
     """
     size = min(total, REPEATS_PER_CALL)
     groups = []

@@ -49,7 +49,7 @@ def run_inference_sweep(
     ``{"noise_model.prog_noise_scale": [0.5, 1.0, 2.0]}``. All values,
     repeats and time points run as one vmapped, jitted function, evaluated
     in chunks of at most 16 (value, repeat) pairs to bound the memory. Each
-    value sees the same programming and read-noise keys, so differences
+    value uses the same programming and read-noise keys, so differences
     between values come from the values alone.
 
     Args:

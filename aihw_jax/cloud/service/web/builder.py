@@ -101,7 +101,7 @@ class BuildResult:
     """Outcome of :func:`build`: a payload, or messages by form field.
 
     Attributes:
-        errors: message per field name; ``"form"`` holds one that fits no field.
+        errors: message per field name; ``"form"`` contains one that fits no field.
         name: experiment name.
         category: ``"train"`` or ``"inference"``.
         payload: the encoded and checked experiment envelope.
