@@ -10,7 +10,14 @@ from conftest import load_reference
 
 from aihw_jax.errors import ConfigError
 from aihw_jax.simulator import devices
-from aihw_jax.simulator.configs import ConstantStepDevice, UpdateParameters
+from aihw_jax.simulator.configs import (
+    ConstantStepDevice,
+    LinearStepDevice,
+    SoftBoundsDevice,
+    SoftBoundsPmaxDevice,
+    UpdateParameters,
+)
+from aihw_jax.simulator.presets import EcRamPresetDevice
 from aihw_jax.simulator.tiles.update import pulsed_update, train_lengths
 
 DEVICE = ConstantStepDevice()
@@ -261,3 +268,69 @@ def test_unmanaged_variable_bl_is_reported():
         UpdateParameters(
             fixed_bl=False, update_management=False, update_bl_management=False
         ).check_support()
+
+
+AFFINE_DEVICES = [
+    LinearStepDevice(),
+    LinearStepDevice(mult_noise=False, gamma_up=0.4, gamma_down=0.7),
+    SoftBoundsDevice(),
+    SoftBoundsPmaxDevice(),
+    EcRamPresetDevice(),
+]
+
+
+@pytest.mark.parametrize("device", AFFINE_DEVICES, ids=lambda d: type(d).__name__)
+def test_one_pulse_path_agrees_to_the_bit(device, key):
+    """The shortcut for counts of 0 or 1 must not change any weight."""
+    shape = (64, 96)
+    state = devices.init(key, shape, device)
+    weight = jax.random.uniform(jax.random.fold_in(key, 1), shape, minval=-0.5)
+    count = jax.random.bernoulli(jax.random.fold_in(key, 2), 0.5, shape)
+    up = jax.random.bernoulli(jax.random.fold_in(key, 3), 0.5, shape)
+    noise = jax.random.normal(jax.random.fold_in(key, 4), shape)
+
+    def apply(max_count):
+        return jax.jit(
+            lambda w: devices.apply_pulses(
+                w,
+                state,
+                count.astype(jnp.int32),
+                up,
+                lambda k: noise,
+                device,
+                max_count,
+            )
+        )(weight)
+
+    np.testing.assert_array_equal(np.asarray(apply(1)), np.asarray(apply(31)))
+    assert np.any(np.asarray(apply(1)) != np.asarray(weight))
+
+
+def test_vmapped_learning_rates_equal_separate_updates(key):
+    """Under vmap one choice of path serves all variations; each still gets
+    its own update: a low rate (trains of one slot) beside a high one."""
+    device = EcRamPresetDevice()
+    state = devices.init(key, (32, 48), device)
+    x = jax.random.uniform(jax.random.fold_in(key, 1), (16, 48))
+    d = 0.01 * jax.random.normal(jax.random.fold_in(key, 2), (16, 32))
+    rates = jnp.array([0.01, 2.0])
+    bl = [
+        train_lengths(x, d, lr, devices.granularity(device), UPDATE)[0] for lr in rates
+    ]
+    assert int(jnp.max(bl[0])) == 1 and int(jnp.max(bl[1])) > 1
+
+    def update(lr):
+        return pulsed_update(
+            jnp.zeros((32, 48)), state, x, d, lr, device, UPDATE, key=key
+        )
+
+    # Batched and unbatched arithmetic round differently, by an ulp or two;
+    # a wrong path would be off by whole steps (dw_min is 2e-3).
+    swept = jax.jit(jax.vmap(update))(rates)
+    for row, lr in enumerate(rates):
+        np.testing.assert_allclose(
+            np.asarray(swept[row]),
+            np.asarray(jax.jit(update)(lr)),
+            rtol=1e-6,
+            atol=1e-8,
+        )

@@ -29,6 +29,8 @@ __all__ = [
     "granularity",
     "has_maintenance",
     "init",
+    "is_affine_step",
+    "is_constant_step",
     "post_update",
     "redraw_write_noise",
 ]
@@ -192,7 +194,9 @@ def apply_pulses(
     ``noise(k)`` returns the standard-normal cycle-to-cycle draws of pulse
     ``k`` of every cross-point. Cross-points without pulses keep their
     weight. ``max_count`` bounds ``count`` (a sample gets at most
-    ``desired_bl`` pulses), which shortens the closed form below. For the constant-step device, ``n`` pulses of one direction move
+    ``desired_bl`` pulses), which shortens the closed form below; with
+    ``max_count`` 1, linear-step and soft-bounds devices take a shorter
+    path. For the constant-step device, ``n`` pulses of one direction move
     the weight by ``n * dw`` plus noise of std ``dw_min_std * dw * sqrt(n)``
     (the sum of the ``n`` per-pulse noises, drawn at once with ``noise(0)``),
     followed by one clip. Linear-step and soft-bounds devices take their
@@ -204,6 +208,8 @@ def apply_pulses(
     cycle-to-cycle draw falls below ``-1 / dw_min_std`` (3.3 sigma for the
     default 0.3), where one pulse would move the weight backwards.
     """
+    if is_affine_step(params) and max_count <= 1:
+        return _apply_affine_once(weight, state, count, up, noise(0), params)
     if is_affine_step(params):
         bits = max(int(max_count), 1).bit_length()
         return _apply_affine(weight, state, count, up, noise(0), params, bits)
@@ -226,12 +232,16 @@ def _power(base: jax.Array, exponent: jax.Array, bits: int) -> jax.Array:
 
 
 def _geometric_sum(slope: jax.Array, count: jax.Array, power: jax.Array) -> jax.Array:
-    """Return ``sum_{k<n} (1 + slope)**k``, with ``power = (1 + slope)**n``."""
+    """Return ``sum_{k<n} (1 + slope)**k``, with ``power = (1 + slope)**n``.
+
+    Exactly ``n`` for ``n`` of 0 or 1, so that ``_apply_affine`` and
+    ``_apply_affine_once`` agree to the bit on such counts.
+    """
     n = count.astype(slope.dtype)
     small = jnp.abs(slope * n) < 1e-3
     series = n + slope * n * (n - 1.0) / 2.0
     safe = jnp.where(small, 1.0, slope)
-    return jnp.where(small, series, (power - 1.0) / safe)
+    return jnp.where(small | (count <= 1), series, (power - 1.0) / safe)
 
 
 def _apply_affine(weight, state, count, up, noise, params, bits) -> jax.Array:
@@ -261,11 +271,24 @@ def _apply_affine(weight, state, count, up, noise, params, bits) -> jax.Array:
     if params.mult_noise:
         # Pulse k's noise is sigma * first * factor**k, carried forward by
         # factor**(n-1-k): every pulse adds sigma * first * factor**(n-1).
-        spread = jnp.abs(first) * jnp.sqrt(n) * power / factor
+        spread = jnp.abs(first) * jnp.sqrt(n) * (power / factor)
     else:
         square = factor * factor - 1.0
         squares = _geometric_sum(square, count, power * power)
         spread = jnp.abs(step) * jnp.sqrt(jnp.maximum(squares, 0.0))
+    new = jnp.clip(mean + params.dw_min_std * spread * noise, state.w_min, state.w_max)
+    return jnp.where(count > 0, new, weight)
+
+
+def _apply_affine_once(weight, state, count, up, noise, params) -> jax.Array:
+    """``_apply_affine`` for counts of 0 or 1, to the bit, without its powers."""
+    params = models.resolve(params)
+    hidden = state.hidden
+    slope = jnp.where(up, hidden["slope_up"], -hidden["slope_down"])
+    step = jnp.where(up, state.dw_up, -state.dw_down)
+    first = slope * weight + step
+    spread = jnp.abs(first) if params.mult_noise else jnp.abs(step)
+    mean = weight + first
     new = jnp.clip(mean + params.dw_min_std * spread * noise, state.w_min, state.w_max)
     return jnp.where(count > 0, new, weight)
 

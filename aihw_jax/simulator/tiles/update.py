@@ -355,18 +355,46 @@ def _deterministic_counts(x, d, lr, granularity, params):
     return (blf, factor_x, factor_d, x < 0, d < 0), count_of
 
 
-def scan_samples(carry, inputs, count_of, step):
-    """Apply ``step(carry, index, count, up) -> carry`` to every sample in order."""
-    batch = inputs[0].shape[0]
+@jax.custom_batching.custom_vmap
+def _all_of(flags: jax.Array) -> jax.Array:
+    """``jnp.all(flags)``; under ``vmap``, over every mapped element at once.
 
-    def body(carry, item):
-        index, *rest = item
-        count, up = count_of(*rest)
-        return step(carry, index, count, up), None
+    The result only chooses between two steps that give the same weights,
+    so reducing over the mapped axis is safe, and it keeps the choice a
+    scalar: ``lax.cond`` then runs one branch instead of a select of both.
+    """
+    return jnp.all(flags)
 
-    indices = jnp.arange(batch, dtype=jnp.int32)
-    carry, _ = lax.scan(body, carry, (indices, *inputs))
-    return carry
+
+@_all_of.def_vmap
+def _all_of_batched(axis_size, in_batched, flags):
+    del axis_size, in_batched
+    # Calling ``_all_of`` again reduces over the enclosing maps as well.
+    return _all_of(flags), False
+
+
+def scan_samples(carry, inputs, count_of, step, single=None, step_single=None):
+    """Apply ``step(carry, index, count, up) -> carry`` to every sample in order.
+
+    With ``single`` (``[batch]`` flags of the samples whose counts are all 0
+    or 1) and ``step_single`` (a step that gives the same weights as ``step``
+    on such counts), the whole batch takes ``step_single`` when every flag is
+    set. One choice per batch costs nothing; a ``lax.cond`` per sample made
+    the update twice as slow on CPU.
+    """
+    indices = jnp.arange(inputs[0].shape[0], dtype=jnp.int32)
+
+    def scan_with(step):
+        def body(carry, item):
+            index, *rest = item
+            count, up = count_of(*rest)
+            return step(carry, index, count, up), None
+
+        return lambda carry: lax.scan(body, carry, (indices, *inputs))[0]
+
+    if single is None or step_single is None:
+        return scan_with(step)(carry)
+    return lax.cond(_all_of(single), scan_with(step_single), scan_with(step), carry)
 
 
 def sequential_update(
@@ -376,6 +404,7 @@ def sequential_update(
     trains: tuple[jax.Array, jax.Array],
     device: PulsedDevice,
     max_count: int = 1024,
+    single: jax.Array | None = None,
 ) -> jax.Array:
     """Apply the batch sample after sample, clipping after every sample.
 
@@ -391,19 +420,29 @@ def sequential_update(
         trains: packed ``(x_words, d_words)`` of the plan.
         device: device parameters.
         max_count: bound of a sample's pulse count (its ``desired_bl``).
+        single: optional ``[batch]`` flags of the samples whose trains are
+            at most one slot long; linear-step and soft-bounds devices take
+            their one-pulse path for them.
     """
     noise_of = step_noise(plan.noise_key, weight.shape)
 
-    def step(carry, index, count, up):
-        weight, pulsed = carry
-        new = devices.apply_pulses(
-            weight, state, count, up, noise_of(index), device, max_count
-        )
-        return new, pulsed | (count > 0)
+    def step_with(bound):
+        def step(carry, index, count, up):
+            weight, pulsed = carry
+            new = devices.apply_pulses(
+                weight, state, count, up, noise_of(index), device, bound
+            )
+            return new, pulsed | (count > 0)
+
+        return step
 
     inputs = (*trains, plan.x_negative, plan.d_negative)
     carry = (weight, jnp.zeros(weight.shape, bool))
-    return scan_samples(carry, inputs, _word_counts, step)
+    if not devices.is_affine_step(device):
+        single = None
+    return scan_samples(
+        carry, inputs, _word_counts, step_with(max_count), single, step_with(1)
+    )
 
 
 def _deterministic_update(
@@ -584,8 +623,12 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method, epsilo
 
         return lax.switch(branch, [summed_with(c) for c in capacities], None)
 
-    # Most samples have trains of one slot: draw only as many as needed.
+    # Most samples have trains of one slot: draw only as many as needed, and
+    # take the devices' one-pulse path where no tile has more.
     trains = jax.vmap(lambda p: _trains_for(p, params, longest))(plans)
+    single = jnp.max(plans.bl, axis=0) <= 1
     return jax.vmap(
-        lambda w, s, p, t: sequential_update(w, s, p, t, device, params.desired_bl)
+        lambda w, s, p, t: sequential_update(
+            w, s, p, t, device, params.desired_bl, single
+        )
     )(weights, states, plans, trains)
