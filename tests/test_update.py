@@ -249,6 +249,40 @@ def test_counter_normal_has_unit_moments(key):
     assert samples.std() == pytest.approx(1.0, abs=0.0035)
 
 
+def test_step_noise_is_binomial_and_uncorrelated(key):
+    """The per-pulse noise: a population count of hashed bits, one stream per
+    sample. Its histogram must be Binomial(32, 1/2), and neither neighbouring
+    cross-points nor consecutive samples may be correlated."""
+    from scipy import stats
+
+    from aihw_jax.simulator import _random
+
+    n = 1 << 21
+    seed = _random.seed_words(key)
+    counter = jnp.arange(n, dtype=jnp.uint32)
+    noise = np.asarray(_random.binomial_normal(seed, counter))
+    counts = np.rint(noise * np.sqrt(8.0) + 16.0).astype(int)
+    observed = np.bincount(counts, minlength=33)
+    expected = stats.binom.pmf(np.arange(33), 32, 0.5) * n
+    kept = expected > 5
+    expected = expected[kept] * observed[kept].sum() / expected[kept].sum()
+    assert stats.chisquare(observed[kept], expected).pvalue > 1e-4
+
+    # A correlation over m pairs has standard error 1/sqrt(m): allow 5 of them.
+    for lag in (1, 2, 392):
+        r = np.corrcoef(noise[:-lag], noise[lag:])[0, 1]
+        assert abs(r) < 5 / np.sqrt(n - lag), lag
+    m = 1 << 16
+    samples = np.stack(
+        [
+            np.asarray(_random.binomial_normal(_random.fold_seed(seed, i), counter[:m]))
+            for i in range(16)
+        ]
+    )
+    r = np.corrcoef(samples[:-1].ravel(), samples[1:].ravel())[0, 1]
+    assert abs(r) < 5 / np.sqrt(15 * m)
+
+
 def test_none_with_device_is_exact_then_clipped(key):
     params = UpdateParameters(pulse_type="NONE_WITH_DEVICE")
     device = IDEAL_STEPS.replace(w_max=0.05)
