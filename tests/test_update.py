@@ -341,8 +341,9 @@ def test_one_pulse_path_agrees_to_the_bit(device, key):
 
 
 def test_vmapped_learning_rates_equal_separate_updates(key):
-    """Under vmap one choice of path serves all variations; each still gets
-    its own update: a low rate (trains of one slot) beside a high one."""
+    """Under vmap, one choice of path serves every variation. Each variation
+    must still get its own update, here a low rate (trains of one slot)
+    beside a high one."""
     device = EcRamPresetDevice()
     state = devices.init(key, (32, 48), device)
     x = jax.random.uniform(jax.random.fold_in(key, 1), (16, 48))
@@ -351,7 +352,8 @@ def test_vmapped_learning_rates_equal_separate_updates(key):
     bl = [
         train_lengths(x, d, lr, devices.granularity(device), UPDATE)[0] for lr in rates
     ]
-    assert int(jnp.max(bl[0])) == 1 and int(jnp.max(bl[1])) > 1
+    assert int(jnp.max(bl[0])) == 1
+    assert int(jnp.max(bl[1])) > 1
 
     def update(lr):
         return pulsed_update(

@@ -357,11 +357,11 @@ def _deterministic_counts(x, d, lr, granularity, params):
 
 @jax.custom_batching.custom_vmap
 def _all_of(flags: jax.Array) -> jax.Array:
-    """``jnp.all(flags)``; under ``vmap``, over every mapped element at once.
+    """Reduce ``flags`` with ``jnp.all``, and under ``vmap`` over every mapped axis too.
 
     The result only chooses between two steps that give the same weights,
-    so reducing over the mapped axis is safe, and it keeps the choice a
-    scalar: ``lax.cond`` then runs one branch instead of a select of both.
+    so reducing over the mapped axes is safe. It keeps the choice a scalar,
+    so that ``lax.cond`` runs one branch instead of a select of both.
     """
     return jnp.all(flags)
 
