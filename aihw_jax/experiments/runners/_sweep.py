@@ -144,6 +144,10 @@ def _sweep(experiment, rates, seed_list, values, dataset_root, max_elements, std
     def init(key, value_row):
         return experiment.replace(model=build(value_row)).init_variables(key)
 
+    # TODO: device values that no variation changes (a learning-rate sweep
+    # with one seed) could stay unbatched. Each per-sample update step would
+    # then stream one copy instead of one per variation. bench/sweep.py
+    # measured 8 learning rates at 9.4 times one run on a 2-core CPU.
     variables = jax.jit(jax.vmap(init))(init_keys, values)
     _check_outputs(experiment, jax.tree.map(lambda a: a[0], variables), train_x[:1])
 

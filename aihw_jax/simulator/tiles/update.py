@@ -421,8 +421,8 @@ def sequential_update(
         device: device parameters.
         max_count: bound of a sample's pulse count (its ``desired_bl``).
         single: optional ``[batch]`` flags of the samples whose trains are
-            at most one slot long; linear-step and soft-bounds devices take
-            their one-pulse path for them.
+            at most one slot long. When every flag is set, linear-step and
+            soft-bounds devices take their one-pulse path for the batch.
     """
     noise_of = step_noise(plan.noise_key, weight.shape)
 
