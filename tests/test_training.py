@@ -289,10 +289,14 @@ def test_run_local_offers_the_summed_update():
         )["epochs"][0]
         for method in ("sequential", "summed")
     }
-    # Same data, keys and pulse trains: the two updates differ only where a
-    # weight reaches a bound within a batch, so the losses are close.
+    # Same data, keys and pulse trains, but each update draws its own
+    # cycle-to-cycle noise. After these 10 batches the two losses differed
+    # by up to 7 % over seeds 0 to 2, while the loss varied by 0.2 between
+    # seeds. An untrained network has ln(10) = 2.30.
+    assert runs["sequential"]["train_loss"] < 2.0
+    assert runs["summed"]["train_loss"] < 2.0
     assert runs["summed"]["train_loss"] == pytest.approx(
-        runs["sequential"]["train_loss"], rel=0.05
+        runs["sequential"]["train_loss"], rel=0.12
     )
     with pytest.raises(ConfigError, match="update_method"):
         run_local(experiment, max_elements=64, stdout=False, update_method="batched")
