@@ -264,9 +264,11 @@ def test_step_noise_is_binomial_and_uncorrelated(key):
     counts = np.rint(noise * np.sqrt(8.0) + 16.0).astype(int)
     observed = np.bincount(counts, minlength=33)
     expected = stats.binom.pmf(np.arange(33), 32, 0.5) * n
-    kept = expected > 5
-    expected = expected[kept] * observed[kept].sum() / expected[kept].sum()
-    assert stats.chisquare(observed[kept], expected).pvalue > 1e-4
+    populated = expected > 5
+    expected = (
+        expected[populated] * observed[populated].sum() / expected[populated].sum()
+    )
+    assert stats.chisquare(observed[populated], expected).pvalue > 1e-4
 
     # A correlation over m pairs has standard error 1/sqrt(m): allow 5 of them.
     for lag in (1, 2, 392):

@@ -104,11 +104,11 @@ def binomial_normal(seed: jax.Array, counter: jax.Array) -> jax.Array:
 
 
 def _mix_once(seed: jax.Array, counter: jax.Array) -> jax.Array:
-    """One finaliser round over the counter: half the work of ``hash_bits``.
+    """Hash ``counter`` with one finaliser round, half the work of ``hash_bits``.
 
-    The map from counter to bits is a bijection for a given seed, and one
-    round already spreads every input bit over the output word, which is
-    all a population count needs. Callers fold a fresh seed per sample with
+    For a given seed the map from counter to bits is a bijection. One round
+    already spreads every input bit over the output word, which is all a
+    population count needs. Callers fold a fresh seed per sample with
     :func:`fold_seed`.
     """
     return _finalize(counter.astype(jnp.uint32) * jnp.uint32(_GOLDEN) ^ seed[0])

@@ -244,6 +244,13 @@ def _geometric_sum(slope: jax.Array, count: jax.Array, power: jax.Array) -> jax.
     return jnp.where(small | (count <= 1), series, (power - 1.0) / safe)
 
 
+def _signed_slope_and_step(state, up) -> tuple[jax.Array, jax.Array]:
+    """Return the slope and step of one up (where ``up``) or down pulse."""
+    slope = jnp.where(up, state.hidden["slope_up"], -state.hidden["slope_down"])
+    step = jnp.where(up, state.dw_up, -state.dw_down)
+    return slope, step
+
+
 def _apply_affine(weight, state, count, up, noise, params, bits) -> jax.Array:
     """Apply ``n`` pulses of a linear-step or soft-bounds device at once.
 
@@ -259,9 +266,7 @@ def _apply_affine(weight, state, count, up, noise, params, bits) -> jax.Array:
     weight is clipped once after the ``n`` pulses.
     """
     params = models.resolve(params)
-    hidden = state.hidden
-    slope = jnp.where(up, hidden["slope_up"], -hidden["slope_down"])
-    step = jnp.where(up, state.dw_up, -state.dw_down)
+    slope, step = _signed_slope_and_step(state, up)
     factor = 1.0 + slope
     power = _power(factor, count, bits)
     first = slope * weight + step
@@ -281,11 +286,9 @@ def _apply_affine(weight, state, count, up, noise, params, bits) -> jax.Array:
 
 
 def _apply_affine_once(weight, state, count, up, noise, params) -> jax.Array:
-    """``_apply_affine`` for counts of 0 or 1, to the bit, without its powers."""
+    """Apply at most one pulse per cross-point, as ``_apply_affine`` does to the bit."""
     params = models.resolve(params)
-    hidden = state.hidden
-    slope = jnp.where(up, hidden["slope_up"], -hidden["slope_down"])
-    step = jnp.where(up, state.dw_up, -state.dw_down)
+    slope, step = _signed_slope_and_step(state, up)
     first = slope * weight + step
     spread = jnp.abs(first) if params.mult_noise else jnp.abs(step)
     mean = weight + first

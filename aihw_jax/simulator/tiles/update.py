@@ -379,8 +379,8 @@ def scan_samples(carry, inputs, count_of, step, single=None, step_single=None):
     With ``single`` (``[batch]`` flags of the samples whose counts are all 0
     or 1) and ``step_single`` (a step that gives the same weights as ``step``
     on such counts), the whole batch takes ``step_single`` when every flag is
-    set. One choice per batch costs nothing; a ``lax.cond`` per sample made
-    the update twice as slow on CPU.
+    set. The choice is made once per batch, because a ``lax.cond`` per sample
+    made the update twice as slow on CPU.
     """
     indices = jnp.arange(inputs[0].shape[0], dtype=jnp.int32)
 
@@ -623,8 +623,8 @@ def _update_tiles(weights, states, x, d, lr, device, params, key, method, epsilo
 
         return lax.switch(branch, [summed_with(c) for c in capacities], None)
 
-    # Most samples have trains of one slot: draw only as many as needed, and
-    # take the devices' one-pulse path where no tile has more.
+    # Most samples have trains of one slot. Draw only as many slots as needed,
+    # and take the devices' one-pulse path when no tile's train is longer.
     trains = jax.vmap(lambda p: _trains_for(p, params, longest))(plans)
     single = jnp.max(plans.bl, axis=0) <= 1
     return jax.vmap(
