@@ -9,10 +9,11 @@ import pytest
 
 from aihw_jax.datasets import FashionMNIST
 from aihw_jax.errors import ConfigError, SerializationError
-from aihw_jax.experiments import BasicTraining
+from aihw_jax.experiments import BasicTraining, _steps
 from aihw_jax.experiments.demo import documented_model
 from aihw_jax.experiments.runners import LocalRunner, run_local, run_sweep
 from aihw_jax.nn import AnalogLinear, AnalogSequential, Flatten, LogSoftmax, NLLLoss
+from aihw_jax.optim import AnalogSGD
 from aihw_jax.serialization import variables_to_bytes
 from aihw_jax.simulator.configs import (
     ConstantStepDevice,
@@ -230,6 +231,53 @@ def test_sweep_matches_separate_runs():
         )
         loaded = experiment.load_weights(result["weights"])
         assert loaded["analog"]["layers_1"]["state"]["weight"].shape == (1, 2, 10, 392)
+
+
+def _shared_paths(learning_rates, seeds):
+    """Return the carry leaves a sweep shares and those it maps, by path."""
+    experiment = BasicTraining(dataset=FashionMNIST, model=_small_model(), epochs=1)
+    variables = jax.vmap(experiment.init_variables)(
+        jnp.stack([jax.random.key(seed) for seed in seeds])
+    )
+    states = jax.vmap(AnalogSGD(lr=1.0).init)(variables)
+    count = len(seeds)
+    images = jnp.zeros((4, 28, 28, 1))
+    sample_args = (
+        images,
+        jnp.zeros((4,), jnp.int32),
+        jnp.zeros((count, 1, 64), jnp.int32),
+        jnp.ones((1, 64)),
+        jax.random.split(jax.random.key(0), count),
+        jnp.asarray(learning_rates, jnp.float32),
+        {},
+    )
+    axes, carries = _steps.shared_carry_axes(
+        lambda _: experiment.model, experiment.loss, (variables, states), sample_args
+    )
+    flat = jax.tree_util.tree_flatten_with_path(axes, is_leaf=lambda a: a is None)
+    names = {jax.tree_util.keystr(path): axis for path, axis in flat[0]}
+    return names, carries
+
+
+def test_learning_rate_sweep_shares_the_device_values():
+    names, carries = _shared_paths([0.05, 0.2], [0, 0])
+    device = [name for name in names if "['device']" in name]
+    # w_min, w_max, dw_up, dw_down, decay, diffusion_rate, reset_bias.
+    assert len(device) == 7
+    assert all(names[name] is None for name in device)
+    # The weights and biases start equal, but training changes them.
+    assert names["[0]['analog']['layers_1']['state']['weight']"] == 0
+    assert names["[0]['params']['layers_1']['bias']"] == 0
+    layer = carries[0]["analog"]["layers_1"]["state"]
+    assert layer["device"].dw_up.shape == layer["weight"].shape[1:]
+
+
+def test_seed_sweep_maps_the_device_values():
+    names, _ = _shared_paths([0.05, 0.05], [0, 1])
+    device = [name for name in names if "['device']" in name]
+    # Each seed draws its own device-to-device values.
+    assert [names[name] for name in device if "dw_up" in name] == [0]
+    assert all(names[name] == 0 for name in device if "w_max" in name)
 
 
 def test_sweep_rejects_mismatched_lengths():

@@ -144,28 +144,35 @@ def _sweep(experiment, rates, seed_list, values, dataset_root, max_elements, std
     def init(key, value_row):
         return experiment.replace(model=build(value_row)).init_variables(key)
 
-    # TODO: device values that no variation changes (a learning-rate sweep
-    # with one seed) could stay unbatched. Each per-sample update step would
-    # then stream one copy instead of one per variation. bench/sweep.py
-    # measured 8 learning rates at 9.4 times one run on a 2-core CPU.
     variables = jax.jit(jax.vmap(init))(init_keys, values)
     _check_outputs(experiment, jax.tree.map(lambda a: a[0], variables), train_x[:1])
 
     states = jax.vmap(AnalogSGD(lr=1.0).init)(variables)
-    carries = (variables, states)
     loss = experiment.loss
-    sweep_chunk = _steps.make_sweep_train_chunk(build, loss)
+    learning_rates = jnp.asarray(rates, jnp.float32)
+    sample_args = (
+        train_x,
+        train_y,
+        jnp.zeros((len(rates), 1, experiment.batch_size), jnp.int32),
+        jnp.zeros((1, experiment.batch_size), jnp.float32),
+        train_keys,
+        learning_rates,
+        values,
+    )
+    carry_axes, carries = _steps.shared_carry_axes(
+        build, loss, (variables, states), sample_args
+    )
+    sweep_chunk = _steps.make_sweep_train_chunk(build, loss, "sequential", carry_axes)
 
     def evaluate_one(variables, images, labels, mask, key, value_row):
         chunk = _steps.make_eval_chunk(build(value_row), loss)
         return chunk(variables, images, labels, mask, key)
 
     eval_chunk = jax.jit(
-        jax.vmap(evaluate_one, in_axes=(0, None, None, None, 0, 0)),
+        jax.vmap(evaluate_one, in_axes=(carry_axes[0], None, None, None, 0, 0)),
     )
 
     rngs = [np.random.default_rng(seed) for seed in seed_list]
-    learning_rates = jnp.asarray(rates, jnp.float32)
     results = [
         {"epochs": [], "learning_rate": r, "seed": s} for r, s in zip(rates, seed_list)
     ]
@@ -219,9 +226,18 @@ def _sweep(experiment, rates, seed_list, values, dataset_root, max_elements, std
         )
 
     for index, result in enumerate(results):
-        trained = jax.tree.map(lambda a, i=index: a[i], carries[0])
+        trained = _variation(carries[0], carry_axes[0], index)
         result["weights"] = serialization.variables_to_bytes(trained)
     return results
+
+
+def _variation(tree: Any, axes: Any, index: int) -> Any:
+    """Return variation ``index`` of ``tree``, whose leaves with axis ``None`` are shared."""
+    leaves, treedef = jax.tree.flatten(tree)
+    leaf_axes = jax.tree.leaves(axes, is_leaf=lambda axis: axis is None)
+    return treedef.unflatten(
+        [leaf if axis is None else leaf[index] for leaf, axis in zip(leaves, leaf_axes)]
+    )
 
 
 def _train_epoch(
