@@ -233,8 +233,8 @@ def shared_carry_axes(
     shared = [bool(jnp.all(leaf == leaf[:1])) for leaf in leaves]
     one = _sweep_step(build_model, loss, update_method)
 
-    # The step's scan already settles which carry leaves its loop maps, so
-    # one trace finds them; a second confirms that nothing changed.
+    # The step's scan settles which carry leaves its loop maps, so one trace
+    # finds them. A second trace confirms that the set is stable.
     while True:
         axes = treedef.unflatten([None if s else 0 for s in shared])
         inputs = treedef.unflatten(
