@@ -13,7 +13,7 @@ from aihw_jax.simulator.devices.pulsed import (
 )
 from aihw_jax.simulator.parameters.devices import PulsedDevice
 from aihw_jax.simulator.parameters.training import UpdateParameters
-from aihw_jax.simulator.tiles.update import pulsed_update
+from aihw_jax.simulator.tiles import update as tile_update
 
 __all__ = ["pulse_response"]
 
@@ -64,7 +64,7 @@ def pulse_response(
         update_key, noise_key = jax.random.split(step_key)
         d = jnp.full((1, n_devices), direction)
         # With unit x and d and lr = epsilon, both lines fire with certainty.
-        weight = pulsed_update(
+        weight = tile_update.pulsed_update(
             weight,
             state,
             jnp.ones((1, 1)),
