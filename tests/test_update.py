@@ -446,3 +446,20 @@ def test_too_many_firing_rows_take_the_whole_tile(key):
     assert fired > 16
     np.testing.assert_array_equal(np.asarray(new), np.asarray(whole))
     assert np.any(np.asarray(new) != np.asarray(weight))
+
+
+@pytest.mark.parametrize("device", [ConstantStepDevice(), LinearStepDevice()])
+def test_empty_batch_leaves_the_weights(device, key):
+    state = devices.init(key, (64, 20), device)
+    weight = jax.random.uniform(key, (64, 20), minval=-0.5, maxval=0.5)
+    new = pulsed_update(
+        weight,
+        state,
+        jnp.zeros((0, 20)),
+        jnp.zeros((0, 64)),
+        0.1,
+        device,
+        UPDATE,
+        key=key,
+    )
+    np.testing.assert_array_equal(np.asarray(new), np.asarray(weight))

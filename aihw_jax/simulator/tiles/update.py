@@ -682,6 +682,9 @@ def pulsed_update_tiles(
 def _update_tiles(weights, states, x, d, lr, device, params, key, method, epsilon):
     if method not in ("sequential", "summed"):
         raise ValueError(f"`method` must be 'sequential' or 'summed', got {method!r}.")
+    if x.shape[1] == 0:
+        # A batch without samples sends no pulses.
+        return weights, jnp.zeros(weights.shape, bool)
     if params.pulse_type is PulseType.NONE:
         change = lr * jnp.einsum("tbo,tbi->toi", d, x)
         return weights - change, change != 0
