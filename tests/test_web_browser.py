@@ -18,6 +18,19 @@ PASSWORD = "browser test password"
 EPOCHS = 2
 
 
+def _wait(browser, timeout, **options):
+    """Return a wait that retries while the page redraws the element it reads."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(
+        browser,
+        timeout,
+        ignored_exceptions=(StaleElementReferenceException,),
+        **options,
+    )
+
+
 def _fill(browser, element_id: str, value: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -28,31 +41,27 @@ def _fill(browser, element_id: str, value: str) -> None:
 
 def _sign_up(browser, base_url: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{base_url}/signup")
     _fill(browser, "username", "dana")
     _fill(browser, "password", PASSWORD)
     _fill(browser, "password_repeat", PASSWORD)
     browser.find_element(By.ID, "submit").click()
-    WebDriverWait(browser, 60).until(lambda page: page.current_url.endswith("/account"))
+    _wait(browser, 60).until(lambda page: page.current_url.endswith("/account"))
 
 
 def _create_token(browser) -> str:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     _fill(browser, "token-name", "notebook")
     browser.find_element(By.ID, "create-token").click()
-    WebDriverWait(browser, 60).until(
-        lambda page: page.find_elements(By.ID, "new-token")
-    )
+    _wait(browser, 60).until(lambda page: page.find_elements(By.ID, "new-token"))
     return browser.find_element(By.ID, "new-token").text
 
 
 def _submit_training(browser, base_url: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     browser.get(f"{base_url}/experiments/new")
     assert browser.find_element(By.ID, "section-inference").is_displayed() is False
@@ -64,18 +73,15 @@ def _submit_training(browser, base_url: str) -> None:
     _fill(browser, "field-batch_size", "10")
     _fill(browser, "field-max_elements", "100")
     browser.find_element(By.ID, "submit").click()
-    WebDriverWait(browser, 60).until(
-        lambda page: page.find_elements(By.ID, "experiment")
-    )
+    _wait(browser, 60).until(lambda page: page.find_elements(By.ID, "experiment"))
 
 
 def _wait_for_charts(browser) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     status = browser.find_element(By.ID, "status").text
     assert status in ("waiting", "running", "completed")
-    WebDriverWait(browser, 150, poll_frequency=0.5).until(
+    _wait(browser, 150, poll_frequency=0.5).until(
         lambda page: page.execute_script("return (window.aihwCharts || []).length == 2")
     )
     assert browser.find_element(By.ID, "status").text == "completed"
@@ -114,11 +120,10 @@ def test_browser_flow(service, driver):
     assert [row["epoch"] for row in result["result"]["epochs"]] == [1, 2]
 
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{base_url}/account")
     driver.find_element(By.CSS_SELECTOR, "#tokens button.revoke").click()
-    WebDriverWait(driver, 60).until(
+    _wait(driver, 60).until(
         lambda page: "revoked" in page.find_element(By.ID, "tokens").text
     )
     again = requests.post(
